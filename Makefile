@@ -1,0 +1,41 @@
+# Everything runs inside .venv, which this Makefile creates; nothing relies on what the machine has.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SPEC   ?= xor
+
+.PHONY: help setup derive train predict test test-all lint bench clean
+
+help:
+	@echo "make train   - set up .venv, derive if stale, train the XOR network (outputs in out/)"
+	@echo "make test    - run the test suite (fast checks; 'make test-all' adds the slow ones)"
+	@echo "make derive  - re-derive gradients and rewrite generated/ (byte-identical every run)"
+	@echo "make lint    - ruff over hand-written and generated code"
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+derive: $(STAMP)
+	$(PY) -m derive --spec $(SPEC)
+
+train: $(STAMP)
+	$(PY) -m derive --spec $(SPEC) --if-stale
+	$(PY) train.py $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow" -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check derive generated tests train.py
+
+clean:
+	rm -rf out .pytest_cache .hypothesis

@@ -1,0 +1,253 @@
+"""LaTeX from the derivation: the formulas of the report, printed from the SymPy expressions.
+
+Each gradient is derived for concrete entries (W_11, W_12, ...). Printing an entry with its
+unit numbers replaced by index letters must give one and the same formula for every entry:
+that is the element-wise formula, proved uniform rather than assumed. The vector form is
+read off the same product: factors indexed by i combine with the Hadamard product, a factor
+indexed by j becomes the transposed vector of an outer product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+from derive.files import template_environment
+from derive.functions import relu, sigmoid, softplus
+from derive.gradients import Gradients
+from derive.network import Network, SymbolInfo
+
+LETTERS = "ijk"
+ACTIVATION_LATEX = {"sigmoid": r"\sigma", "tanh": r"\tanh", "relu": r"\operatorname{relu}",
+                    "identity": r"\operatorname{id}"}
+
+
+def _layer_tag(layer: int) -> str:
+    return f"^{{({layer})}}"
+
+
+def symbol_latex(info: SymbolInfo, network: Network, letters: dict[int, str],
+                 vector: bool = False) -> str:
+    """A symbol in the assignment's notation; `letters` maps a layer to its index letter.
+
+    With `vector`, an entry indexed by a letter is named as the whole vector instead.
+    """
+    idx = "".join(letters.get(layer, str(unit)) for layer, unit in info.units)
+    single_hidden = len(network.layers) == 2
+    if info.family == "x":
+        return r"\vec{x}_n" if vector else f"x_{{n,{idx}}}"
+    if info.family == "y":
+        return "y_n"
+    if info.family == "y_hat":
+        return r"\hat{y}_n"
+    if info.family == "a":
+        name = "h" if single_hidden else f"h{_layer_tag(info.layer)}"
+        return rf"\vec{{{name}}}_n" if vector else f"{name}_{{n,{idx}}}"
+    if info.family == "z":
+        return f"z{_layer_tag(info.layer)}_{{n{',' + idx if idx else ''}}}"
+    if info.family == "delta":
+        return rf"\delta{_layer_tag(info.layer)}_{{n{',' + idx if idx else ''}}}"
+    tag = _layer_tag(info.layer)
+    if info.family == "w":
+        return rf"\vec{{w}}{tag}" if vector else f"w{tag}_{{{idx}}}"
+    if info.family == "W":
+        return f"W{tag}" if vector else f"W{tag}_{{{idx}}}"
+    return f"b{tag}" if (vector or not idx) else f"b{tag}_{{{idx}}}"
+
+
+class NetworkLatexPrinter(LatexPrinter):
+    """Prints derived expressions in the report's notation, products from output to input."""
+
+    def __init__(self, network: Network, letters: dict[int, str] | None = None,
+                 vector: bool = False) -> None:
+        super().__init__({"order": "none"})
+        self._network = network
+        self._letters = letters or {}
+        self._vector = vector
+
+    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        info = self._network.info.get(expr)
+        if info is None:
+            return super()._print_Symbol(expr, style)
+        return symbol_latex(info, self._network, self._letters, self._vector)
+
+    def _print_One(self, expr: sp.Expr) -> str:
+        return r"\mathbf{1}" if self._vector else "1"
+
+    def _factor_key(self, factor: sp.Expr) -> tuple:
+        layers = [self._network.info[s].layer for s in factor.free_symbols
+                  if s in self._network.info]
+        rank = (0 if factor.has(self._network.y) else 2) if factor.is_Add else 1
+        return (-max(layers, default=0), rank, self._print(factor))
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        """Biases last: W x + b, as the model is written."""
+        def is_bias(term: sp.Expr) -> bool:
+            info = self._network.info.get(term)
+            return info is not None and info.family == "b"
+
+        terms = sorted(expr.args, key=is_bias)
+        return super()._print_Add(sp.Add(*terms, evaluate=False), order="none")
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        coeff, factors = expr.as_coeff_mul()
+        if coeff != 1 or any(f.is_Pow and f.exp.is_negative for f in factors):
+            return super()._print_Mul(expr)
+        parts = []
+        for factor in sorted(factors, key=self._factor_key):
+            text = self._print(factor)
+            parts.append(rf"\left({text}\right)" if factor.is_Add else text)
+        return " ".join(parts)
+
+    def _print_sigmoid(self, expr: sigmoid, exp: str | None = None) -> str:
+        return rf"\sigma\left({self._print(expr.args[0])}\right)"
+
+    def _print_softplus(self, expr: softplus, exp: str | None = None) -> str:
+        return rf"\log\left(1 + e^{{{self._print(expr.args[0])}}}\right)"
+
+    def _print_relu(self, expr: relu, exp: str | None = None) -> str:
+        return rf"\max\left(0, {self._print(expr.args[0])}\right)"
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One displayed equation: a short caption and its LaTeX body (no delimiters)."""
+
+    caption: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Report:
+    network: list[Formula]
+    loss: list[Formula]
+    derivatives: list[Formula]
+    elementwise: list[Formula]
+    vector: list[Formula]
+    update: list[Formula]
+
+
+def _param_letters(gradients: Gradients, name: str) -> list[dict[int, str]]:
+    """Per entry of a parameter: which layer's unit number each index letter stands for."""
+    network = gradients.network
+    param = next(p for p in network.params if p.name == name)
+    out = []
+    for symbol in param.symbols:
+        units = network.info[symbol].units
+        out.append({layer: LETTERS[k] for k, (layer, _) in enumerate(units)})
+    return out
+
+
+def elementwise_formula(gradients: Gradients, name: str) -> tuple[sp.Expr, dict[int, str], str]:
+    """The per-sample gradient of one (any) entry, and its LaTeX, shown equal for all entries."""
+    network = gradients.network
+    expanded = [gradients.expand_deltas(e) for e in gradients.params[name]]
+    letter_maps = _param_letters(gradients, name)
+    printed = {NetworkLatexPrinter(network, m).doprint(e) for e, m in zip(expanded, letter_maps)}
+    if len(printed) != 1:
+        raise ValueError(f"dL/d{name}: entries differ beyond their indices; "
+                         "no single element-wise formula")
+    return expanded[0], letter_maps[0], printed.pop()
+
+
+def vector_formula(network: Network, expr: sp.Expr, letters: dict[int, str]) -> str:
+    """The same per-sample product in vector form: i-factors by Hadamard, j-factor transposed."""
+    printer = NetworkLatexPrinter(network, letters, vector=True)
+    index_of = {layer: letter for layer, letter in letters.items()}
+    groups: dict[str, list[sp.Expr]] = {"": [], "i": [], "j": []}
+    for factor in sorted(sp.Mul.make_args(expr), key=printer._factor_key):
+        used = {index_of[u[0]] for s in factor.free_symbols if s in network.info
+                for u in network.info[s].units if u[0] in index_of}
+        if len(used) > 1:
+            raise ValueError("a factor carries two indices; no vector form")
+        groups[used.pop() if used else ""].append(factor)
+
+    def show(factor: sp.Expr) -> str:
+        text = printer.doprint(factor)
+        return rf"\left({text}\right)" if factor.is_Add else text
+
+    parts = [show(f) for f in groups[""]]
+    hadamard = r" \odot ".join(show(f) for f in groups["i"])
+    if groups["j"]:
+        if len(groups["j"]) != 1 or not groups["j"][0].is_Symbol:
+            raise ValueError("the j-indexed part is not one vector; no outer-product form")
+        if len(groups["i"]) > 1:
+            hadamard = rf"\left({hadamard}\right)"
+        parts.append(hadamard)
+        parts.append(f"{show(groups['j'][0])}^{{\\top}}")
+    elif hadamard:
+        parts.append(hadamard)
+    return " ".join(parts)
+
+
+def _mean(body: str) -> str:
+    return rf"\frac{{1}}{{N}} \sum_{{n=1}}^{{N}} {body}"
+
+
+def _partial(target: str) -> str:
+    return rf"\frac{{\partial L}}{{\partial {target}}}"
+
+
+def build_report(gradients: Gradients) -> Report:
+    """All formulas of the report, printed from the derivation."""
+    network = gradients.network
+    if len(network.layers) != 2:
+        raise ValueError("the written-out report covers networks with one hidden layer")
+    hidden, out = network.layers
+    plain = NetworkLatexPrinter(network)
+
+    forward = []
+    for layer in network.layers:
+        act = ACTIVATION_LATEX[layer.activation.name]
+        for a, z_expr in zip(layer.a, layer.z_local):
+            forward.append(Formula("", f"{plain.doprint(a)} = {act}\\left({plain.doprint(z_expr)}"
+                                       r"\right)"))
+    vec = NetworkLatexPrinter(network, {1: "i", 0: "j"}, vector=True)
+    h_vec, x_vec = vec.doprint(hidden.a[0]), vec.doprint(network.x[0])
+    hidden_act, out_act = (ACTIVATION_LATEX[lay.activation.name] for lay in network.layers)
+    forward_vec = [
+        Formula("hidden layer",
+                rf"{h_vec} = {hidden_act}\left(W^{{(1)}} {x_vec} + b^{{(1)}}\right)"),
+        Formula("output", rf"{plain.doprint(network.y_hat)} = {out_act}\left("
+                          rf"\vec{{w}}^{{(2)\top}} {h_vec} + b^{{(2)}}\right)"),
+    ]
+
+    sample_loss = plain.doprint(network.sample_loss())
+    loss = [Formula(network.loss.title,
+                    "L = " + _mean(r"\ell_n") + rf", \qquad \ell_n = {sample_loss}")]
+
+    z, a = hidden.z[0], hidden.a[0]
+    zs = sp.Symbol("z", real=True)
+    act_name = ACTIVATION_LATEX[hidden.activation.name]
+    derivative = gradients.derivatives[hidden.number].xreplace({a: hidden.activation.apply(zs),
+                                                                z: zs})
+    derivatives = [
+        Formula(f"derivative of the {hidden.activation.name}",
+                rf"{act_name}'(z) = {plain.doprint(derivative)}"),
+        Formula("the output activation's derivative cancels against the loss's",
+                rf"\frac{{\partial \ell_n}}{{\partial z^{{({out.number})}}_n}} = "
+                rf"{plain.doprint(gradients.output_delta)}"),
+    ]
+
+    elementwise, vector, update = [], [], []
+    assignment_order = sorted(network.params, key=lambda p: (p.name[0].lower() == "b", p.layer))
+    for param in assignment_order:
+        expr, letters, text = elementwise_formula(gradients, param.name)
+        text = rf"\left({text}\right)" if expr.is_Add else text
+        entry = symbol_latex(network.info[param.symbols[0]], network, letters)
+        whole = symbol_latex(network.info[param.symbols[0]], network, letters, vector=True)
+        in_vectors = vector_formula(network, expr, letters)
+        elementwise.append(Formula(param.name, rf"{_partial(entry)} = {_mean(text)}"))
+        vector.append(Formula(param.name, rf"{_partial(whole)} = {_mean(in_vectors)}"))
+        update.append(Formula(param.name,
+                              rf"{whole} \leftarrow {whole} - \eta\, {_partial(whole)}"))
+
+    return Report(forward_vec + forward, loss, derivatives, elementwise, vector, update)
+
+
+def render(gradients: Gradients, template: str, stamp: str) -> str:
+    """Render the report through `templates/<template>` (gradients.tex.j2 or gradients.md.j2)."""
+    return template_environment().get_template(template).render(
+        report=build_report(gradients), spec=gradients.network.spec, stamp=stamp)
