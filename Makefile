@@ -5,13 +5,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SPEC   ?= xor
 
-.PHONY: help setup derive train predict test test-all lint bench clean
+.PHONY: help setup derive train test test-all lint readme clean
 
 help:
 	@echo "make train   - set up .venv, derive if stale, train the XOR network (outputs in out/)"
 	@echo "make test    - run the test suite (fast checks; 'make test-all' adds the slow ones)"
 	@echo "make derive  - re-derive gradients and rewrite generated/ (byte-identical every run)"
 	@echo "make lint    - ruff over hand-written and generated code"
+	@echo "make readme  - rerun the README's example and rewrite its output block"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,9 @@ test-all: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check derive generated tests train.py
+
+readme: $(STAMP)
+	$(PY) tests/readme_example.py
 
 clean:
 	rm -rf out .pytest_cache .hypothesis

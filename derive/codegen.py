@@ -94,6 +94,7 @@ def module_context(gradients: Gradients) -> dict:
     logit = network.output.z[0]
     return {
         "spec": network.spec,
+        "loss_title": network.loss.title,
         "params": network.params,
         "columns": [printer.doprint(x) for x in network.x],
         "forward": forward,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
@@ -14,6 +15,8 @@ from derive.spec import NetworkSpec
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STAMP_PREFIX = "inputs-sha256: "
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def source_files() -> list[Path]:
@@ -39,8 +42,9 @@ def read_stamp(path: Path) -> str | None:
     try:
         with path.open(encoding="utf-8") as handle:
             for _, line in zip(range(20), handle):
-                if STAMP_PREFIX in line:
-                    return line.split(STAMP_PREFIX, 1)[1].strip().rstrip("%").strip()
+                found = re.search(STAMP_PREFIX + "([0-9a-f]{64})", line)
+                if found:
+                    return found.group(1)
     except (OSError, UnicodeDecodeError):
         return None
     return None
@@ -57,6 +61,7 @@ def write_atomic(path: Path, text: str) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

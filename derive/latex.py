@@ -118,6 +118,13 @@ class Formula:
     caption: str
     body: str
 
+    def aligned(self) -> str:
+        """The body with an alignment point before its relation, for align*."""
+        for relation in (" = ", r" \leftarrow "):
+            if relation in self.body:
+                return self.body.replace(relation, " &" + relation.lstrip(), 1)
+        return self.body
+
 
 @dataclass(frozen=True)
 class Report:

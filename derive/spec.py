@@ -51,7 +51,7 @@ XOR = NetworkSpec(
     loss="bce",
     dataset="xor",
     description="The assignment's 2-2-1 sigmoid network with binary cross-entropy on XOR",
-    training=TrainingDefaults(lr=1.0, epochs=2001, seed=0),
+    training=TrainingDefaults(lr=1.0, epochs=2001, seed=1),
 )
 
 SPECS: dict[str, NetworkSpec] = {XOR.name: XOR}

@@ -1,0 +1,39 @@
+"""Shared helpers: the repository root on sys.path, and running the CLIs as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def run(args: list[str], cwd: Path = REPO, env: dict[str, str] | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `python <args>` with this interpreter and capture its output as text."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def xor_model():
+    from generated import xor
+
+    return xor
+
+
+@pytest.fixture(scope="session")
+def xor_gradients():
+    """The SymPy derivation of the default spec (proved inside derive())."""
+    from derive.gradients import derive
+    from derive.network import build
+    from derive.spec import XOR
+
+    return derive(build(XOR))

@@ -1,0 +1,110 @@
+"""The SymPy derivation itself: its compact forms, its self-proof, and its determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+import sympy as sp
+from conftest import REPO, run
+
+from derive.functions import ACTIVATIONS, expand_markers
+from derive.gradients import DerivationError, activation_derivative, prove
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "identity", "relu"])
+def test_activation_derivative_matches_finite_differences(name):
+    activation = ACTIVATIONS[name]
+    z, a = sp.symbols("z a", real=True)
+    compact = activation_derivative(activation, z, a)
+    f = sp.lambdify(z, expand_markers(activation.apply(z)), "numpy")
+    at_z = sp.lambdify(z, expand_markers(compact.xreplace({a: activation.apply(z)})), "numpy")
+    points = np.array([-4.0, -1.3, -0.2, 0.3, 0.9, 2.5, 5.0])
+    fd = (f(points + 1e-6) - f(points - 1e-6)) / 2e-6
+    np.testing.assert_allclose(np.broadcast_to(at_z(points), points.shape), fd,
+                               rtol=1e-7, atol=1e-9)
+
+
+def test_sigmoid_derivative_is_written_through_its_output():
+    z, a = sp.symbols("z a", real=True)
+    compact = activation_derivative(ACTIVATIONS["sigmoid"], z, a)
+    assert compact.free_symbols == {a}
+    assert sp.expand(compact - a * (1 - a)) == 0
+
+
+def test_output_delta_is_the_cross_entropy_cancellation(xor_gradients):
+    """The assignment's common mistake: an extra y_hat (1 - y_hat) factor in dL/db2."""
+    network = xor_gradients.network
+    assert sp.expand(xor_gradients.output_delta - (network.y_hat - network.y)) == 0
+    b2 = xor_gradients.expand_deltas(xor_gradients.params["b2"][0])
+    assert sp.expand(b2 - (network.y_hat - network.y)) == 0
+
+
+def test_gradients_are_built_from_named_deltas(xor_gradients):
+    names = [str(symbol) for symbol, _ in xor_gradients.deltas]
+    assert names == ["delta2", "delta1_1", "delta1_2"]
+    for exprs in xor_gradients.params.values():
+        for expr in exprs:
+            assert any(s.name.startswith("delta") for s in expr.free_symbols)
+
+
+def test_proof_rejects_a_wrong_gradient(xor_gradients):
+    """The self-check must be able to fail: corrupt one entry and it has to object."""
+    params = dict(xor_gradients.params)
+    delta = xor_gradients.deltas[0][0]
+    network = xor_gradients.network
+    wrong = delta * network.y_hat * (1 - network.y_hat)  # the classic dL/db2 mistake
+    params["b2"] = (wrong,)
+    with pytest.raises(DerivationError, match="b2"):
+        prove(dataclasses.replace(xor_gradients, params=params))
+    params = dict(xor_gradients.params)
+    W1 = list(params["W1"])
+    W1[1] = W1[2]  # swap in the entry of another unit
+    params["W1"] = tuple(W1)
+    with pytest.raises(DerivationError, match="W1_1_2"):
+        prove(dataclasses.replace(xor_gradients, params=params))
+
+
+def _derive_into(folder, hashseed: str):
+    result = run(["-m", "derive", "--out", str(folder)], env={"PYTHONHASHSEED": hashseed})
+    assert result.returncode == 0, result.stderr
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_derive_is_byte_identical_and_matches_committed_files(tmp_path):
+    first = _derive_into(tmp_path / "a", "0")
+    second = _derive_into(tmp_path / "b", "4242")
+    assert first == second
+    committed = {name: (REPO / "generated" / name).read_bytes() for name in first}
+    stale = [name for name in first if first[name] != committed[name]]
+    assert not stale, f"generated/ is stale, run `make derive`: {stale}"
+
+
+def test_if_stale_skips_fresh_outputs_and_rewrites_changed_ones(tmp_path):
+    _derive_into(tmp_path, "1")
+    result = run(["-m", "derive", "--out", str(tmp_path), "--if-stale"])
+    assert result.returncode == 0 and "up to date" in result.stdout
+    module = tmp_path / "xor.py"
+    module.write_text(module.read_text().replace("inputs-sha256: ", "inputs-sha256: x"))
+    result = run(["-m", "derive", "--out", str(tmp_path), "--if-stale"])
+    assert result.returncode == 0 and "wrote" in result.stdout
+    assert module.read_bytes() == (REPO / "generated" / "xor.py").read_bytes()
+
+
+def test_generated_files_say_they_are_generated():
+    for name in ("xor.py", "gradients.tex", "gradients.md"):
+        head = (REPO / "generated" / name).read_text().splitlines()[:8]
+        text = "\n".join(head)
+        assert "GENERATED FILE" in text and "make derive" in text and "inputs-sha256: " in text
+
+
+def test_generated_module_imports_no_sympy_and_all_code_passes_ruff():
+    source = (REPO / "generated" / "xor.py").read_text()
+    assert "sympy" not in source
+    assert max(len(line) for line in source.splitlines()) <= 100
+    ruff = os.path.join(os.path.dirname(os.sys.executable), "ruff")
+    result = run(["-c", f"import subprocess,sys; sys.exit(subprocess.call([{ruff!r}, 'check', "
+                        "'generated', 'derive', 'tests', 'train.py']))"])
+    assert result.returncode == 0, result.stdout + result.stderr

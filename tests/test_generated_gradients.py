@@ -1,0 +1,133 @@
+"""The generated module's gradients against independent oracles."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+from hypothesis import given, settings
+from strategies import batches, params_for
+
+from derive.functions import expand_markers
+from derive.gradients import raw_derivatives
+from generated import xor
+
+SETTINGS = settings(max_examples=150, deadline=None)
+NO_OVERFLOW = {"over": "raise", "divide": "raise", "invalid": "raise"}  # underflow to 0 is fine
+
+
+def central_differences(model, params, X, y, step=1e-6):
+    """dL/dtheta by (L(theta + h) - L(theta - h)) / 2h, one entry at a time."""
+    grads = {}
+    for name, value in params.items():
+        value = np.asarray(value, dtype=np.float64)
+        grad = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            plus, minus = value.copy(), value.copy()
+            plus[index] += step
+            minus[index] -= step
+            loss_plus = model.loss({**params, name: plus}, X, y)
+            loss_minus = model.loss({**params, name: minus}, X, y)
+            grad[index] = (loss_plus - loss_minus) / (2 * step)
+        grads[name] = grad
+    return grads
+
+
+@SETTINGS
+@given(params=params_for(xor), data=batches(xor))
+def test_gradients_match_central_differences(params, data):
+    X, y = data
+    got = xor.gradients(params, X, y)
+    want = central_differences(xor, params, X, y)
+    for name in params:
+        assert got[name].shape == np.shape(params[name])
+        # relative error < 1e-6, with an absolute floor for entries that are ~0
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+def _lambdified_raw(network):
+    """SymPy's derivative of the whole composed per-sample loss, as NumPy functions."""
+    free = [*network.x, network.y, *(s for p in network.params for s in p.symbols)]
+    raw = raw_derivatives(network)
+    return free, {name: [sp.lambdify(free, expand_markers(e), "numpy") for e in exprs]
+                  for name, exprs in raw.items()}
+
+
+@SETTINGS
+@given(params=params_for(xor), data=batches(xor))
+def test_generated_code_equals_lambdified_sympy(xor_gradients, params, data):
+    network = xor_gradients.network
+    if not hasattr(test_generated_code_equals_lambdified_sympy, "cache"):
+        test_generated_code_equals_lambdified_sympy.cache = _lambdified_raw(network)
+    free, functions = test_generated_code_equals_lambdified_sympy.cache
+    X, y = data
+    columns = {s: X[:, j] for j, s in enumerate(network.x)}
+    values = {network.y: y, **columns}
+    for p in network.params:
+        flat = np.asarray(params[p.name]).reshape(-1)
+        values.update({s: flat[k] for k, s in enumerate(p.symbols)})
+    args = [values[s] for s in free]
+    got = xor.gradients(params, X, y)
+    for p in network.params:
+        want = np.array([np.mean(np.broadcast_to(f(*args), y.shape)) for f in functions[p.name]])
+        np.testing.assert_allclose(np.reshape(got[p.name], -1), want, rtol=1e-9, atol=1e-12)
+
+
+def test_loss_is_binary_cross_entropy_of_forward(xor_model):
+    rng = np.random.default_rng(7)
+    params = {name: rng.normal(size=shape) for name, shape, _ in xor_model.PARAMS}
+    X = rng.normal(size=(32, 2))
+    y = rng.integers(0, 2, size=32).astype(float)
+    y_hat = xor_model.forward(params, X)
+    naive = -np.mean(y * np.log(y_hat) + (1 - y) * np.log(1 - y_hat))
+    assert np.isclose(xor_model.loss(params, X, y), naive, rtol=1e-12, atol=0)
+
+
+def test_saturated_logits_give_finite_exact_loss_and_gradients(xor_model):
+    """|logit| = 1000: a naive log(sigmoid) gives inf/NaN; the logit form stays exact."""
+    X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    params = {"W1": np.zeros((2, 2)), "b1": np.zeros(2), "w2": np.zeros(2), "b2": np.array(1000.0)}
+    for b2, y, expected in [(1000.0, [0.0, 0.0], 1000.0), (-1000.0, [1.0, 1.0], 1000.0),
+                            (1000.0, [1.0, 1.0], 0.0), (-1000.0, [0.0, 0.0], 0.0)]:
+        params["b2"] = np.array(b2)
+        y = np.array(y)
+        with np.errstate(**NO_OVERFLOW):
+            loss, grads = xor_model.loss_and_gradients(params, X, y)
+        assert loss == expected
+        for name, g in grads.items():
+            assert np.all(np.isfinite(g)), name
+        assert abs(float(grads["b2"])) == (1.0 if expected else 0.0)
+
+
+def test_hidden_saturation_is_finite(xor_model):
+    params = {"W1": np.full((2, 2), 1e3), "b1": np.array([-1e3, 1e3]), "w2": np.array([1e3, -1e3]),
+              "b2": np.array(0.0)}
+    X = np.array([[1e6, -1e6], [-1e6, 1e6], [0.0, 0.0]])
+    with np.errstate(**NO_OVERFLOW):
+        loss, grads = xor_model.loss_and_gradients(params, X, np.array([1.0, 0.0, 1.0]))
+    assert np.isfinite(loss)
+    assert all(np.all(np.isfinite(g)) for g in grads.values())
+
+
+def test_shapes_are_checked(xor_model):
+    params = {name: np.zeros(shape) for name, shape, _ in xor_model.PARAMS}
+    for bad_X in (np.zeros((4, 3)), np.zeros(4), np.zeros((2, 2, 2))):
+        try:
+            xor_model.forward(params, bad_X)
+        except ValueError as error:
+            assert "shape" in str(error)
+        else:
+            raise AssertionError(f"X of shape {bad_X.shape} was accepted")
+    try:
+        xor_model.gradients(params, np.zeros((4, 2)), np.zeros(3))
+    except ValueError as error:
+        assert "y must have shape (4,)" in str(error)
+    else:
+        raise AssertionError("y of the wrong length was accepted")
+
+
+def test_gradient_shapes_and_keys(xor_model):
+    params = {name: np.ones(shape) for name, shape, _ in xor_model.PARAMS}
+    grads = xor_model.gradients(params, np.eye(2), np.array([0.0, 1.0]))
+    assert list(grads) == [name for name, _, _ in xor_model.PARAMS]
+    for name, shape, _ in xor_model.PARAMS:
+        assert np.shape(grads[name]) == tuple(shape)

@@ -1,0 +1,67 @@
+"""The report's LaTeX: it compiles, and the Markdown carries exactly the same formulas."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import REPO
+
+TEX = REPO / "generated" / "gradients.tex"
+MD = REPO / "generated" / "gradients.md"
+
+
+def _latex_engine() -> str | None:
+    engine = shutil.which("pdflatex") or shutil.which("latex")
+    if engine is None and os.environ.get("REQUIRE_LATEX") == "1":
+        pytest.fail("REQUIRE_LATEX=1 but no LaTeX engine is installed")
+    return engine
+
+
+def test_gradients_tex_compiles_in_a_minimal_article(tmp_path):
+    engine = _latex_engine()
+    if engine is None:
+        pytest.skip("no LaTeX engine installed (apt-get install texlive-latex-base); "
+                    ".ci/run installs one and sets REQUIRE_LATEX=1")
+    shutil.copy(TEX, tmp_path / "gradients.tex")
+    (tmp_path / "main.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n"
+        "\\input{gradients.tex}\n\\end{document}\n")
+    result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Warning" not in "\n".join(line for line in result.stdout.splitlines()
+                                      if "Overfull" not in line and "Underfull" not in line
+                                      and "Font" not in line)
+
+
+def _tex_formulas(text: str) -> list[str]:
+    blocks = re.findall(r"\\begin\{align\*\}\n(.*?)\\end\{align\*\}", text, re.S)
+    return [line.strip().removesuffix("\\\\").strip().replace(" &", " ", 1)
+            for block in blocks for line in block.strip().splitlines()]
+
+
+def test_markdown_has_the_same_formulas_as_the_tex():
+    md_formulas = [f.strip() for f in re.findall(r"\$\$\n(.*?)\n\$\$", MD.read_text(), re.S)]
+    tex_formulas = _tex_formulas(TEX.read_text())
+    assert len(tex_formulas) >= 4 + 4 + 4
+    assert md_formulas == tex_formulas
+
+
+def test_report_has_the_four_gradients_in_the_assignment_notation():
+    text = "\n".join(_tex_formulas(TEX.read_text()))
+    for target in (r"W^{(1)}_{ij}", r"w^{(2)}_{i}", r"b^{(1)}_{i}", r"b^{(2)}",
+                   r"W^{(1)}", r"\vec{w}^{(2)}", r"b^{(1)}"):
+        assert f"\\frac{{\\partial L}}{{\\partial {target}}} = " in text, target
+    assert r"\eta" in text and r"\hat{y}_n" in text
+
+
+def test_db2_formula_has_no_extra_sigmoid_factor():
+    """The mistake the assignment warns about: y_hat (1 - y_hat) in dL/db2."""
+    line = next(f for f in _tex_formulas(TEX.read_text())
+                if f.startswith(r"\frac{\partial L}{\partial b^{(2)}} = "))
+    assert line.endswith(r"\left(\hat{y}_n - y_n\right)")
+    assert r"1 - \hat{y}_n" not in line

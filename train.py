@@ -1,0 +1,284 @@
+"""Train the generated XOR network by full-batch gradient descent, or predict with it.
+
+    python train.py [--lr LR] [--epochs N] [--seed S] [--out DIR] [--quiet]
+    python train.py predict X1 X2 [--params out/params.json]
+
+Only NumPy, matplotlib and the generated module are used here: the gradients come from
+generated/xor.py, which `make derive` writes from the SymPy derivation. Exit codes:
+0 done, 2 bad input (one line on stderr), 3 training diverged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from generated import xor as model
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+MAX_EPOCHS = 10_000_000
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+# The assignment's data: the XOR truth table, float64.
+DATASETS = {
+    "xor": (np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]),
+            np.array([0.0, 1.0, 1.0, 0.0])),
+}
+
+
+class BadInput(Exception):
+    """Something the user gave us is unusable: reported in one line, exit 2."""
+
+
+class Diverged(Exception):
+    """Gradient descent blew up: reported in one line, exit 3."""
+
+
+# ---------------------------------------------------------------- parameters and training
+
+def init_params(seed: int) -> dict[str, np.ndarray]:
+    """PyTorch's nn.Linear default: every weight and bias uniform in +-1/sqrt(fan_in)."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for name, shape, fan_in in model.PARAMS:
+        bound = 1.0 / math.sqrt(fan_in)
+        params[name] = np.asarray(rng.uniform(-bound, bound, size=shape), dtype=np.float64)
+    return params
+
+
+def train(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, lr: float, epochs: int,
+          report: Callable[[int, float], None] | None = None,
+          ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Run `epochs` steps of theta <- theta - lr * dL/dtheta; return the params and losses.
+
+    history[e] is the loss before update e, as the course notebook records it.
+    """
+    history = np.empty(epochs)
+    every = max(1, epochs // 10)
+    for epoch in range(epochs):
+        loss, grads = model.loss_and_gradients(params, X, y)
+        history[epoch] = loss
+        if not math.isfinite(loss):
+            raise Diverged(f"training diverged: loss became {loss} at epoch {epoch} "
+                           f"(lr {lr:g}); try a smaller --lr")
+        if report is not None and (epoch % every == 0 or epoch == epochs - 1):
+            report(epoch, loss)
+        params = {name: value - lr * grads[name] for name, value in params.items()}
+    bad = [name for name, value in params.items() if not np.all(np.isfinite(value))]
+    if bad:
+        raise Diverged(f"training diverged: parameters {', '.join(bad)} are not finite "
+                       f"(lr {lr:g}); try a smaller --lr")
+    final = model.loss(params, X, y)
+    if not math.isfinite(final) or final > 10.0 * history[0] + 1.0:
+        raise Diverged(f"training diverged: loss went from {history[0]:.4g} to {final:.4g} "
+                       f"(lr {lr:g}); try a smaller --lr")
+    return params, history
+
+
+def to_json(params: dict[str, np.ndarray]) -> dict[str, object]:
+    return {name: np.asarray(value).tolist() for name, value in params.items()}
+
+
+def from_json(raw: object, where: str) -> dict[str, np.ndarray]:
+    """Parameters from JSON, checked against the generated module's names and shapes."""
+    if not isinstance(raw, dict):
+        raise BadInput(f"{where}: expected an object of parameters")
+    params = {}
+    for name, shape, _ in model.PARAMS:
+        if name not in raw:
+            raise BadInput(f"{where}: missing parameter {name!r}")
+        try:
+            value = np.array(raw[name], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise BadInput(f"{where}: parameter {name!r} is not an array of numbers") from None
+        if value.shape != tuple(shape):
+            raise BadInput(f"{where}: parameter {name!r} has shape {value.shape}, "
+                           f"expected {tuple(shape)}")
+        if not np.all(np.isfinite(value)):
+            raise BadInput(f"{where}: parameter {name!r} holds NaN or infinity")
+        params[name] = value
+    return params
+
+
+# ---------------------------------------------------------------- output files
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Let `write` fill a temporary file beside `path`, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def plot_loss(path: Path, history: np.ndarray, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(np.arange(len(history)), history, color="tab:blue", linewidth=1.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"loss L ({model.LOSS}, mean over samples)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120,
+                                               metadata={"Software": None}))
+    plt.close(fig)
+
+
+def prediction_table(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> str:
+    y_hat = model.forward(params, X)
+    inputs = [f"x{j + 1}" for j in range(X.shape[1])]
+    rows = ["  ".join(f"{h:>5}" for h in inputs) + "      y      y_hat  class"]
+    for x_row, target, p in zip(X, y, y_hat):
+        cells = "  ".join(f"{v:5g}" for v in x_row)
+        rows.append(f"{cells}  {target:5g}  {p:9.6f}  {int(p >= 0.5):5d}")
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------- command line
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but every error is one line and exit code 2."""
+
+    def error(self, message: str) -> None:
+        raise BadInput(message)
+
+
+def _number(kind: Callable[[str], float], check: Callable[[float], bool], what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+    return parse
+
+
+positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive finite number")
+finite_float = _number(float, math.isfinite, "a finite number")
+epochs_int = _number(int, lambda v: 1 <= v <= MAX_EPOCHS, f"a whole number from 1 to {MAX_EPOCHS}")
+seed_int = _number(int, lambda v: 0 <= v < 2**63, "a whole number >= 0")
+
+
+def train_main(argv: list[str]) -> int:
+    parser = Parser(prog="train.py", description="Train the XOR network by gradient descent.")
+    parser.add_argument("--lr", type=positive_float, default=model.DEFAULTS["lr"],
+                        help="learning rate eta (default %(default)s)")
+    parser.add_argument("--epochs", type=epochs_int, default=model.DEFAULTS["epochs"],
+                        help="full-batch steps (default %(default)s)")
+    parser.add_argument("--seed", type=seed_int, default=model.DEFAULTS["seed"],
+                        help="seed of the initialisation (default %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder")
+    parser.add_argument("--quiet", action="store_true", help="print only the result table")
+    args = parser.parse_args(argv)
+
+    X, y = DATASETS[model.DATASET]
+    init = init_params(args.seed)
+    say = (lambda *a: None) if args.quiet else print
+    say(f"training {model.SPEC_NAME}: lr {args.lr:g}, {args.epochs} epochs, seed {args.seed}")
+    params, history = train(init, X, y, args.lr, args.epochs,
+                            report=lambda e, loss: say(f"  epoch {e:>7d}  loss {loss:.6f}"))
+    final_loss = model.loss(params, X, y)
+
+    out = args.out
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    record = {
+        "spec": model.SPEC_NAME, "generated_sha256": model.INPUTS_SHA256,
+        "lr": args.lr, "epochs": args.epochs, "seed": args.seed,
+        "init": to_json(init), "params": to_json(params), "final_loss": final_loss,
+    }
+    write_text(out / "params.json", json.dumps(record, indent=2) + "\n")
+    write_text(out / "history.csv",
+               "epoch,loss\n" + "".join(f"{e},{v!r}\n" for e, v in enumerate(history.tolist())))
+    plot_loss(out / "loss.png", history,
+              f"{model.SPEC_NAME}: loss per epoch (lr {args.lr:g}, seed {args.seed})")
+
+    table = prediction_table(params, X, y)
+    solved = np.array_equal(model.forward(params, X) >= 0.5, y >= 0.5)
+    print(f"final loss {final_loss:.6f} after {args.epochs} epochs; "
+          f"{'solved' if solved else 'NOT solved'} {model.DATASET}")
+    print(table)
+    say(f"wrote {out / 'loss.png'}, {out / 'history.csv'}, {out / 'params.json'}")
+    if not solved:
+        say("this initialisation did not solve XOR: try another --seed (see README)")
+    return 0
+
+
+def predict_main(argv: list[str]) -> int:
+    parser = Parser(prog="train.py predict",
+                    description="Print y_hat and the class for one input, from trained params.")
+    parser.add_argument("x", nargs="*", type=finite_float, help=f"{model.N_INPUTS} input values")
+    parser.add_argument("--params", type=Path, default=Path("out/params.json"))
+    args = parser.parse_args(argv)
+    if len(args.x) != model.N_INPUTS:
+        raise BadInput(f"predict takes {model.N_INPUTS} input values, got {len(args.x)}")
+    try:
+        text = args.params.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{args.params}: no trained parameters; run `make train` first") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInput(f"{args.params}: cannot read ({error.__class__.__name__})") from None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        where = f"{error.msg}, line {error.lineno}"
+        raise BadInput(f"{args.params}: not valid JSON ({where})") from None
+    if not isinstance(record, dict) or "params" not in record:
+        raise BadInput(f"{args.params}: no 'params' object; was it written by train.py?")
+    params = from_json(record["params"], str(args.params))
+    y_hat = float(model.forward(params, np.array([args.x]))[0])
+    inputs = " ".join(f"{v:g}" for v in args.x)
+    print(f"x = [{inputs}]  y_hat = {y_hat:.6f}  class = {int(y_hat >= 0.5)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv[:1] == ["predict"]:
+            return predict_main(argv[1:])
+        return train_main(argv)
+    except BadInput as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Diverged as error:
+        print(f"train.py: {error}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except OSError as error:
+        print(f"train.py: error: {error.strerror or error}: {error.filename or ''}",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("train.py: interrupted; no output was half-written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
