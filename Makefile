@@ -5,11 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SPEC   ?= xor
 
-.PHONY: help setup derive train test test-all lint readme clean
+.PHONY: help setup derive train notebook test test-all lint readme clean
 
 help:
 	@echo "make train   - set up .venv, derive if stale, train the XOR network (outputs in out/)"
 	@echo "make test    - run the test suite (fast checks; 'make test-all' adds the slow ones)"
+	@echo "make notebook - run generated/xor.ipynb, write the executed copy to out/xor.ipynb"
 	@echo "make derive  - re-derive gradients and rewrite generated/ (byte-identical every run)"
 	@echo "make lint    - ruff over hand-written and generated code"
 	@echo "make readme  - rerun the README's example and rewrite its output block"
@@ -28,6 +29,10 @@ derive: $(STAMP)
 train: $(STAMP)
 	$(PY) -m derive --spec $(SPEC) --if-stale
 	$(PY) train.py $(ARGS)
+
+notebook: $(STAMP)
+	$(PY) -m derive --spec $(SPEC) --if-stale
+	$(PY) -m derive.execute_notebook generated/$(SPEC).ipynb out/$(SPEC).ipynb
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -q

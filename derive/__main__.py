@@ -14,7 +14,8 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 def output_names(spec: NetworkSpec) -> dict[str, str]:
     """File name of each output; the assignment's network keeps the report names it shipped with."""
     report = "gradients" if spec.name == "xor" else spec.name
-    return {"module": f"{spec.name}.py", "tex": f"{report}.tex", "md": f"{report}.md"}
+    return {"module": f"{spec.name}.py", "tex": f"{report}.tex", "md": f"{report}.md",
+            "notebook": f"{spec.name}.ipynb"}
 
 
 def render_all(spec: NetworkSpec, stamp: str) -> dict[str, str]:
@@ -23,6 +24,7 @@ def render_all(spec: NetworkSpec, stamp: str) -> dict[str, str]:
     from derive.gradients import derive
     from derive.latex import render
     from derive.network import build
+    from derive.notebook import render_notebook
 
     gradients = derive(build(spec))
     names = output_names(spec)
@@ -30,6 +32,7 @@ def render_all(spec: NetworkSpec, stamp: str) -> dict[str, str]:
         names["module"]: render_module(gradients, stamp),
         names["tex"]: render(gradients, "gradients.tex.j2", stamp),
         names["md"]: render(gradients, "gradients.md.j2", stamp),
+        names["notebook"]: render_notebook(gradients, stamp),
     }
 
 

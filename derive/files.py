@@ -29,7 +29,7 @@ def input_hash(spec: NetworkSpec) -> str:
     """sha256 over the spec, the derivation's sources and the versions that print the output."""
     digest = hashlib.sha256()
     digest.update(spec.canonical_json().encode())
-    for name in ("sympy", "jinja2"):
+    for name in ("sympy", "jinja2", "nbformat"):
         digest.update(f"\n{name}=={version(name)}".encode())
     for path in source_files():
         digest.update(f"\n{path.relative_to(PACKAGE_DIR).as_posix()}\n".encode())
@@ -38,16 +38,12 @@ def input_hash(spec: NetworkSpec) -> str:
 
 
 def read_stamp(path: Path) -> str | None:
-    """The inputs hash recorded near the top of a generated file, if any."""
+    """The inputs hash recorded in a generated file (in its header), if any."""
     try:
-        with path.open(encoding="utf-8") as handle:
-            for _, line in zip(range(20), handle):
-                found = re.search(STAMP_PREFIX + "([0-9a-f]{64})", line)
-                if found:
-                    return found.group(1)
+        found = re.search(STAMP_PREFIX + "([0-9a-f]{64})", path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return None
-    return None
+    return found.group(1) if found else None
 
 
 def write_atomic(path: Path, text: str) -> bool:

@@ -5,16 +5,17 @@ The assignment's 2-2-1 sigmoid network with binary cross-entropy on XOR.
 GENERATED FILE - do not edit. Written by `make derive` (python -m derive --spec xor)
 from the spec in derive/spec.py, the SymPy derivation in derive/ and the template
 derive/templates/module.py.j2. Gradients are SymPy's, proved equal to the raw derivative.
-inputs-sha256: 67f82eba8b3c57db03e2f876a83c62e5067c83e580ef7f7fdd3fa20dc875cc7e
+inputs-sha256: f843016643a86412f19e8cf27091a1d18c51d26956d769dd5c12c8ff9e7a742d
 """
 
 import numpy as np
 
 SPEC_NAME = "xor"
-INPUTS_SHA256 = "67f82eba8b3c57db03e2f876a83c62e5067c83e580ef7f7fdd3fa20dc875cc7e"
-N_INPUTS = 2
+INPUTS_SHA256 = "f843016643a86412f19e8cf27091a1d18c51d26956d769dd5c12c8ff9e7a742d"
 DATASET = "xor"
 LOSS = "binary cross-entropy"
+DEFAULTS = {"lr": 1.0, "epochs": 2001, "seed": 1}
+N_INPUTS = 2
 # (name, shape, fan-in) of every parameter, in initialisation order.
 PARAMS = (
     ("W1", (2, 2), 2),
@@ -22,7 +23,6 @@ PARAMS = (
     ("w2", (2,), 2),
     ("b2", (), 2),
 )
-DEFAULTS = {"lr": 1.0, "epochs": 2001, "seed": 1}
 
 
 def sigmoid(z):

@@ -1,0 +1,60 @@
+"""`python -m derive.execute_notebook`: run a generated notebook, save it with its outputs.
+
+The executed copy (out/xor.ipynb by default) is the file a student hands in: every cell run
+top to bottom in a fresh python3 kernel, plots embedded as PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+
+
+def execute(source: Path, timeout: int = 600) -> str:
+    """Run every cell of `source` in a fresh kernel; return the executed notebook as JSON text."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(source, as_version=4)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(source.parent)}})
+    client.execute()
+    return nbformat.writes(notebook) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m derive.execute_notebook",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path, nargs="?", default=REPO_DIR / "generated/xor.ipynb")
+    parser.add_argument("target", type=Path, nargs="?", default=Path("out/xor.ipynb"))
+    args = parser.parse_args(argv)
+    if not args.source.is_file():
+        print(f"execute_notebook: error: {args.source}: no such notebook; run `make derive`",
+              file=sys.stderr)
+        return 2
+
+    from nbclient.exceptions import CellExecutionError
+
+    from derive.files import write_atomic
+
+    try:
+        text = execute(args.source)
+    except CellExecutionError as error:
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()
+        last = plain.splitlines()[-1] if plain else "cell failed"
+        print(f"execute_notebook: error: a cell failed: {last}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:  # the kernel did not start or answer
+        print(f"execute_notebook: error: {error}", file=sys.stderr)
+        return 1
+    write_atomic(args.target, text)
+    print(f"execute_notebook: wrote {args.target} (executed, outputs embedded)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
