@@ -5,13 +5,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SPEC   ?= xor
 
-.PHONY: help setup derive train notebook test test-all lint readme clean
+.PHONY: help setup setup-torch derive train notebook test test-all lint readme clean
 
 help:
 	@echo "make train   - set up .venv, derive if stale, train the XOR network (outputs in out/)"
 	@echo "make test    - run the test suite (fast checks; 'make test-all' adds the slow ones)"
 	@echo "make notebook - run generated/xor.ipynb, write the executed copy to out/xor.ipynb"
 	@echo "make derive  - re-derive gradients and rewrite generated/ (byte-identical every run)"
+	@echo "make setup-torch - add the optional PyTorch referee (train.py --compare-torch)"
 	@echo "make lint    - ruff over hand-written and generated code"
 	@echo "make readme  - rerun the README's example and rewrite its output block"
 
@@ -22,6 +23,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The optional PyTorch referee (tests skip its checks, saying why, where it is missing).
+setup-torch: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,torch]'
 
 derive: $(STAMP)
 	$(PY) -m derive --spec $(SPEC)

@@ -11,12 +11,14 @@ generated/xor.py, which `make derive` writes from the SymPy derivation. Exit cod
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
 import sys
 import tempfile
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,46 @@ class BadInput(Exception):
 
 class Diverged(Exception):
     """Gradient descent blew up: reported in one line, exit 3."""
+
+
+# ---------------------------------------------------------------- is generated/ current?
+
+HASHED_VERSIONS = ("sympy", "jinja2", "nbformat")  # as in derive/files.py input_hash()
+
+
+def _module_text_hash(text: str) -> str:
+    lines = [line for line in text.splitlines(keepends=True)
+             if not line.startswith("MODULE_SHA256 = ")]
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def _inputs_hash(derive_dir: Path) -> str | None:
+    """derive/files.py's input_hash(), recomputed without importing SymPy or derive/."""
+    digest = hashlib.sha256(model.SPEC_JSON.encode())
+    try:
+        for name in HASHED_VERSIONS:
+            digest.update(f"\n{name}=={metadata.version(name)}".encode())
+    except metadata.PackageNotFoundError:
+        return None  # no derivation toolchain here: nothing to compare against
+    sources = [*derive_dir.glob("*.py"), *derive_dir.glob("templates/*.j2")]
+    for path in sorted(sources, key=lambda p: p.relative_to(derive_dir).as_posix()):
+        digest.update(f"\n{path.relative_to(derive_dir).as_posix()}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def check_generated() -> None:
+    """Refuse a hand-edited or stale generated module, with what to do about it."""
+    path = Path(model.__file__)
+    if _module_text_hash(path.read_text(encoding="utf-8")) != model.MODULE_SHA256:
+        raise BadInput(f"{path} was edited by hand (its hash does not match); "
+                       "run `make derive` to regenerate it")
+    derive_dir = path.resolve().parent.parent / "derive"
+    if derive_dir.is_dir():
+        current = _inputs_hash(derive_dir)
+        if current is not None and current != model.INPUTS_SHA256:
+            raise BadInput(f"{path} is stale: derive/ or its templates changed since it was "
+                           "generated; run `make derive`")
 
 
 # ---------------------------------------------------------------- parameters and training
@@ -110,6 +152,65 @@ def from_json(raw: object, where: str) -> dict[str, np.ndarray]:
     return params
 
 
+# ---------------------------------------------------------------- the PyTorch referee
+
+TORCH_HINT = ".venv/bin/pip install -e '.[torch]' (CPU build, torch==2.13.0)"
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError:
+        raise BadInput(f"--compare-torch needs PyTorch: {TORCH_HINT}") from None
+    return torch
+
+
+def torch_reference(init: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, lr: float,
+                    epochs: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The course notebook's loop in PyTorch (float64): nn.Linear + activation layers,
+    BCELoss, SGD, from the same initial parameters. Optional: only --compare-torch uses it."""
+    torch = _import_torch()
+    activation = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU,
+                  "identity": torch.nn.Identity}
+    names = [name for name, _, _ in model.PARAMS]
+    layers = []
+    for (weight, bias), act in zip(zip(names[0::2], names[1::2]), model.ACTIVATIONS):
+        W = np.atleast_2d(init[weight])
+        linear = torch.nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W.copy()))
+            linear.bias.copy_(torch.from_numpy(np.atleast_1d(init[bias]).copy()))
+        layers += [linear, activation[act]()]
+    net = torch.nn.Sequential(*layers)
+    loss_fn = {"bce": torch.nn.BCELoss, "mse": torch.nn.MSELoss}[model.LOSS_NAME]()
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    inputs, targets = torch.from_numpy(X.copy()), torch.from_numpy(y.copy()).reshape(-1, 1)
+    history = np.empty(epochs)
+    for step in range(epochs):
+        optimizer.zero_grad()
+        loss = loss_fn(net(inputs), targets)
+        history[step] = loss.item()
+        loss.backward()
+        optimizer.step()
+    tensors = [p.detach().numpy() for p in net.parameters()]
+    params = {name: np.asarray(t, dtype=np.float64).reshape(init[name].shape)
+              for name, t in zip(names, tensors)}
+    return params, history
+
+
+def compare_with_torch(init, X, y, lr, epochs, params, history) -> dict[str, object]:
+    """Train the PyTorch referee from `init` and print how far it lands from our run."""
+    torch = _import_torch()
+    torch_params, torch_history = torch_reference(init, X, y, lr, epochs)
+    loss_gap = float(np.max(np.abs(torch_history - history)))
+    param_gap = max(float(np.max(np.abs(torch_params[k] - params[k]))) for k in params)
+    print(f"PyTorch {torch.__version__} (float64, same init, SGD lr {lr:g}, {epochs} epochs): "
+          f"max |loss difference| {loss_gap:.3g}, max |parameter difference| {param_gap:.3g}")
+    summary = {"version": torch.__version__, "max_loss_difference": loss_gap,
+               "max_param_difference": param_gap}
+    return {"history": torch_history, "summary": summary}
+
+
 # ---------------------------------------------------------------- output files
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -129,14 +230,20 @@ def write_text(path: Path, text: str) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def plot_loss(path: Path, history: np.ndarray, title: str) -> None:
+def plot_loss(path: Path, history: np.ndarray, title: str,
+              reference: np.ndarray | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.plot(np.arange(len(history)), history, color="tab:blue", linewidth=1.5)
+    ax.plot(np.arange(len(history)), history, color="tab:blue", linewidth=1.5,
+            label="generated NumPy code")
+    if reference is not None:
+        ax.plot(np.arange(len(reference)), reference, color="tab:orange", linestyle="--",
+                linewidth=1.5, label="PyTorch (same init)")
+        ax.legend()
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"loss L ({model.LOSS}, mean over samples)")
@@ -195,8 +302,15 @@ def train_main(argv: list[str]) -> int:
                         help="seed of the initialisation (default %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder")
     parser.add_argument("--quiet", action="store_true", help="print only the result table")
+    parser.add_argument("--compare-torch", action="store_true",
+                        help="also train the same network with PyTorch from the same init "
+                             "and report the differences (needs the [torch] extra)")
     args = parser.parse_args(argv)
 
+    check_generated()
+    out = args.out
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out}: exists and is not a folder")
     X, y = DATASETS[model.DATASET]
     init = init_params(args.seed)
     say = (lambda *a: None) if args.quiet else print
@@ -204,21 +318,26 @@ def train_main(argv: list[str]) -> int:
     params, history = train(init, X, y, args.lr, args.epochs,
                             report=lambda e, loss: say(f"  epoch {e:>7d}  loss {loss:.6f}"))
     final_loss = model.loss(params, X, y)
+    reference = None
+    if args.compare_torch:
+        reference = compare_with_torch(init, X, y, args.lr, args.epochs, params, history)
 
-    out = args.out
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
+    for leftover in out.glob(".*.tmp"):  # from a run killed mid-write
+        leftover.unlink(missing_ok=True)
     record = {
         "spec": model.SPEC_NAME, "generated_sha256": model.INPUTS_SHA256,
         "lr": args.lr, "epochs": args.epochs, "seed": args.seed,
         "init": to_json(init), "params": to_json(params), "final_loss": final_loss,
     }
+    if reference is not None:
+        record["torch"] = reference["summary"]
     write_text(out / "params.json", json.dumps(record, indent=2) + "\n")
     write_text(out / "history.csv",
                "epoch,loss\n" + "".join(f"{e},{v!r}\n" for e, v in enumerate(history.tolist())))
     plot_loss(out / "loss.png", history,
-              f"{model.SPEC_NAME}: loss per epoch (lr {args.lr:g}, seed {args.seed})")
+              f"{model.SPEC_NAME}: loss per epoch (lr {args.lr:g}, seed {args.seed})",
+              reference=None if reference is None else reference["history"])
 
     table = prediction_table(params, X, y)
     solved = np.array_equal(model.forward(params, X) >= 0.5, y >= 0.5)
@@ -237,6 +356,7 @@ def predict_main(argv: list[str]) -> int:
     parser.add_argument("x", nargs="*", type=finite_float, help=f"{model.N_INPUTS} input values")
     parser.add_argument("--params", type=Path, default=Path("out/params.json"))
     args = parser.parse_args(argv)
+    check_generated()
     if len(args.x) != model.N_INPUTS:
         raise BadInput(f"predict takes {model.N_INPUTS} input values, got {len(args.x)}")
     try:

@@ -1,4 +1,7 @@
-"""`python -m derive`: derive a spec's gradients and write generated/ (see --help)."""
+"""`python -m derive`: derive a spec's gradients and write generated/ (see --help).
+
+`python -m derive check` runs the finite-difference gradient check instead (derive/check.py).
+"""
 
 from __future__ import annotations
 
@@ -48,6 +51,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check"]:
+        from derive.check import main as check_main
+
+        return check_main(argv[1:])
     parser = _Parser(prog="python -m derive", description=__doc__)
     parser.add_argument("--spec", default="xor", choices=sorted(SPECS),
                         help="network spec to derive (default: xor, the assignment's network)")

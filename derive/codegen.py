@@ -6,6 +6,7 @@ intermediate), so each printed expression is vectorised over the batch as it sta
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import sympy as sp
@@ -106,7 +107,33 @@ def module_context(gradients: Gradients) -> dict:
     }
 
 
+MODULE_HASH_LINE = 'MODULE_SHA256 = "{}"\n'
+_PENDING = "0" * 64
+
+
+def module_sha256(text: str) -> str:
+    """sha256 of a generated module's text without its MODULE_SHA256 line."""
+    lines = [line for line in text.splitlines(keepends=True)
+             if not line.startswith(MODULE_HASH_LINE[:16])]
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def _string_literal(text: str, width: int = 80) -> str:
+    """A long string as a parenthesised run of short literals, for readable 100-column code."""
+    chunks = [text[k:k + width] for k in range(0, len(text), width)]
+    body = "".join(f"    {chunk!r}\n" for chunk in chunks)
+    return f"(\n{body})"
+
+
 def render_module(gradients: Gradients, stamp: str) -> str:
-    """The generated NumPy module for one spec."""
+    """The generated NumPy module for one spec, stamped with its inputs and its own hash."""
+    network = gradients.network
     context = module_context(gradients)
-    return template_environment().get_template("module.py.j2").render(stamp=stamp, **context)
+    spec_json = network.spec.canonical_json()
+    activations = tuple(layer.activation.name for layer in network.layers)
+    text = template_environment().get_template("module.py.j2").render(
+        stamp=stamp, spec_json=_string_literal(spec_json),
+        activations="(" + "".join(f'"{name}", ' for name in activations).rstrip() + ")",
+        module_sha256=_PENDING, **context)
+    pending = MODULE_HASH_LINE.format(_PENDING)
+    return text.replace(pending, MODULE_HASH_LINE.format(module_sha256(text)), 1)

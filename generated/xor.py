@@ -5,15 +5,27 @@ The assignment's 2-2-1 sigmoid network with binary cross-entropy on XOR.
 GENERATED FILE - do not edit. Written by `make derive` (python -m derive --spec xor)
 from the spec in derive/spec.py, the SymPy derivation in derive/ and the template
 derive/templates/module.py.j2. Gradients are SymPy's, proved equal to the raw derivative.
-inputs-sha256: f843016643a86412f19e8cf27091a1d18c51d26956d769dd5c12c8ff9e7a742d
+inputs-sha256: 8a35847f334fa8d1db2dc1136ee51ad6bdbb9188cd86ab097ec11c98a3cb6ff7
 """
 
 import numpy as np
 
 SPEC_NAME = "xor"
-INPUTS_SHA256 = "f843016643a86412f19e8cf27091a1d18c51d26956d769dd5c12c8ff9e7a742d"
+# The spec this module was derived from, and what train.py needs to check it is fresh:
+# the hash of (spec, derive/ sources and templates, printer versions), and this file's own
+# hash (computed without the MODULE_SHA256 line) to notice hand edits.
+SPEC_JSON = (
+    '{"dataset":"xor","description":"The assignment\'s 2-2-1 sigmoid network with bina'
+    'ry cross-entropy on XOR","hidden":[2],"hidden_activation":"sigmoid","loss":"bce"'
+    ',"n_inputs":2,"name":"xor","output_activation":"sigmoid","training":{"epochs":20'
+    '01,"lr":1.0,"seed":1}}'
+)
+INPUTS_SHA256 = "8a35847f334fa8d1db2dc1136ee51ad6bdbb9188cd86ab097ec11c98a3cb6ff7"
+MODULE_SHA256 = "1e2c083fcb65102ae312cfc1bc13fdeb67d48671cf38bcd39e32a7d87017eed3"
 DATASET = "xor"
 LOSS = "binary cross-entropy"
+LOSS_NAME = "bce"
+ACTIVATIONS = ("sigmoid", "sigmoid",)  # per layer, input side first
 DEFAULTS = {"lr": 1.0, "epochs": 2001, "seed": 1}
 N_INPUTS = 2
 # (name, shape, fan-in) of every parameter, in initialisation order.

@@ -37,3 +37,14 @@ def xor_gradients():
     from derive.spec import XOR
 
     return derive(build(XOR))
+
+
+def require_torch():
+    """torch, or a visible skip; where REQUIRE_TORCH=1 (CI) a missing torch is a failure."""
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("REQUIRE_TORCH") == "1":
+            pytest.fail("REQUIRE_TORCH=1 but torch is not installed (make setup-torch)")
+        pytest.skip("PyTorch referee not installed: make setup-torch (torch==2.13.0, CPU)")
+    return torch

@@ -1,0 +1,85 @@
+"""PyTorch as an independent referee: autograd gradients and whole training runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import require_torch, run
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import batches, params_for
+
+import train
+from generated import xor
+
+torch = require_torch()
+
+
+def torch_gradients(params, X, y):
+    """dL/dtheta by torch.autograd of the same network, with BCEWithLogitsLoss on the logit
+    (the same loss, and exact where the sigmoid saturates, like the generated code)."""
+    tensors = {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=True)
+               for k, v in params.items()}
+    inputs = torch.tensor(X, dtype=torch.float64)
+    hidden = torch.sigmoid(inputs @ tensors["W1"].T + tensors["b1"])
+    logit = hidden @ tensors["w2"] + tensors["b2"]
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        logit, torch.tensor(y, dtype=torch.float64))
+    loss.backward()
+    return float(loss.detach()), {k: t.grad.numpy() for k, t in tensors.items()}
+
+
+def assert_close(ours, theirs, rtol=1e-12):
+    """Equal to rtol relative to the largest entry of each gradient array."""
+    for name in theirs:
+        scale = max(1.0, float(np.max(np.abs(theirs[name]))))
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=rtol, atol=rtol * scale,
+                                   err_msg=name)
+
+
+@settings(max_examples=200, deadline=None)
+@given(params=params_for(xor, bound=3.0), data=batches(xor, bound=3.0))
+def test_gradients_equal_autograd(params, data):
+    X, y = data
+    loss, grads = xor.loss_and_gradients(params, X, y)
+    ref_loss, ref_grads = torch_gradients(params, X, y)
+    assert loss == pytest.approx(ref_loss, rel=1e-12, abs=1e-15)
+    assert_close(grads, ref_grads)
+
+
+@settings(max_examples=200, deadline=None)
+@given(params=params_for(xor, bound=1e3), data=batches(xor, bound=1e6),
+       scale=st.sampled_from([1.0, 1e2, 1e3]))
+def test_gradients_equal_autograd_when_saturated(params, data, scale):
+    """Weights up to +-1e3 and inputs up to +-1e6: logits far beyond where sigmoid saturates."""
+    X, y = data
+    params = {k: v * (scale / 1e3) if k.startswith("b") else v for k, v in params.items()}
+    loss, grads = xor.loss_and_gradients(params, X, y)
+    ref_loss, ref_grads = torch_gradients(params, X, y)
+    assert np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads.values())
+    assert loss == pytest.approx(ref_loss, rel=1e-12, abs=1e-12)
+    assert_close(grads, ref_grads)
+
+
+@pytest.mark.parametrize("seed", [1, 0, 7])
+def test_ten_thousand_epochs_match_pytorch_sgd(seed):
+    """The course notebook's own loop (BCELoss, torch.optim.SGD) from the same init."""
+    X, y = train.DATASETS["xor"]
+    init = train.init_params(seed)
+    params, history = train.train(init, X, y, 1.0, 10_000)
+    torch_params, torch_history = train.torch_reference(init, X, y, 1.0, 10_000)
+    np.testing.assert_allclose(history, torch_history, rtol=0, atol=1e-10)
+    for name in params:
+        np.testing.assert_allclose(params[name], torch_params[name], rtol=0, atol=1e-9)
+
+
+def test_compare_torch_flag_reports_and_overlays(tmp_path):
+    result = run(["train.py", "--compare-torch", "--quiet", "--out", str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("PyTorch"))
+    loss_gap = float(line.split("max |loss difference| ")[1].split(",")[0])
+    assert loss_gap < 1e-12
+    import json
+
+    summary = json.loads((tmp_path / "params.json").read_text())["torch"]
+    assert summary["max_loss_difference"] < 1e-12 and summary["max_param_difference"] < 1e-12
