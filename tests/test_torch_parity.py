@@ -58,7 +58,15 @@ def test_gradients_equal_autograd_when_saturated(params, data, scale):
     ref_loss, ref_grads = torch_gradients(params, X, y)
     assert np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads.values())
     assert loss == pytest.approx(ref_loss, rel=1e-12, abs=1e-12)
-    assert_close(grads, ref_grads)
+    # Near saturation h (1 - h) has an absolute rounding error of about one ulp of 1 in any
+    # float64 implementation (2.2e-16), which dL/dW1 multiplies by |w2| |x|: allow that much.
+    w2 = np.abs(params["w2"])
+    ulp_terms = {"W1": 1e-15 * w2[:, None] * np.mean(np.abs(X), axis=0)[None, :],
+                 "b1": 1e-15 * w2, "w2": np.full(2, 1e-15), "b2": 1e-15}
+    for name in grads:
+        scale = max(1.0, float(np.max(np.abs(ref_grads[name]))))
+        tolerance = 1e-12 * scale + ulp_terms[name]
+        assert np.all(np.abs(grads[name] - ref_grads[name]) <= tolerance), name
 
 
 @pytest.mark.parametrize("seed", [1, 0, 7])
