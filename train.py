@@ -107,6 +107,11 @@ def train(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, lr: float
     """
     history = np.empty(epochs)
     every = max(1, epochs // 10)
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below, not warned
+        return _descend(params, X, y, lr, epochs, history, every, report)
+
+
+def _descend(params, X, y, lr, epochs, history, every, report):
     for epoch in range(epochs):
         loss, grads = model.loss_and_gradients(params, X, y)
         history[epoch] = loss
@@ -373,7 +378,11 @@ def predict_main(argv: list[str]) -> int:
     if not isinstance(record, dict) or "params" not in record:
         raise BadInput(f"{args.params}: no 'params' object; was it written by train.py?")
     params = from_json(record["params"], str(args.params))
-    y_hat = float(model.forward(params, np.array([args.x]))[0])
+    with np.errstate(all="ignore"):  # overflow shows up as a non-finite y_hat, reported below
+        y_hat = float(model.forward(params, np.array([args.x]))[0])
+    if not math.isfinite(y_hat):
+        raise BadInput(f"{args.params}: these parameters overflow for input {args.x} "
+                       "(y_hat is not a number); are they from a diverged run?")
     inputs = " ".join(f"{v:g}" for v in args.x)
     print(f"x = [{inputs}]  y_hat = {y_hat:.6f}  class = {int(y_hat >= 0.5)}")
     return 0

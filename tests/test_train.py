@@ -107,11 +107,12 @@ def test_bad_flags_exit_2_with_one_line_and_write_nothing(tmp_path, flags):
 
 def test_divergence_is_reported_and_writes_nothing(tmp_path):
     out = tmp_path / "out"
-    result = run(["train.py", "--lr", "1e6", "--out", str(out)])
-    assert result.returncode == 3
-    assert "diverged" in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in result.stderr
-    assert not out.exists()
+    for lr in ("1e6", "1e308"):
+        result = run(["train.py", "--lr", lr, "--out", str(out)])
+        assert result.returncode == 3
+        assert "diverged" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in result.stderr
+        assert not out.exists()
 
 
 def _bad_params_files(tmp_path, trained):
@@ -127,6 +128,8 @@ def _bad_params_files(tmp_path, trained):
         "missingkey.json": json.dumps({"params": {"W1": good["params"]["W1"]}}),
         "strings.json": json.dumps({"params": {**good["params"], "w2": ["a", "b"]}}),
         "truncated.json": json.dumps(good)[:40],
+        "overflow.json": json.dumps({"params": {**good["params"],
+                                                "W1": [[1e308, -1e308], [1e308, -1e308]]}}),
     }
     paths = []
     for name, text in cases.items():
@@ -141,7 +144,7 @@ def _bad_params_files(tmp_path, trained):
 
 def test_predict_rejects_bad_params_files(tmp_path, trained):
     for path in _bad_params_files(tmp_path, trained):
-        result = run(["train.py", "predict", "0", "1", "--params", str(path)])
+        result = run(["train.py", "predict", "2", "2", "--params", str(path)])
         assert result.returncode == 2, (path.name, result.stdout, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, path.name
         assert "Traceback" not in result.stderr and str(path) in result.stderr
