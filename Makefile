@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-SPEC   ?= xor
+# make derive: every spec in specs/, or one with SPEC=specs/foo.toml; make train: xor by default.
+SPEC   ?=
+TRAIN_SPEC := $(if $(SPEC),$(SPEC),specs/xor.toml)
+NAME   := $(basename $(notdir $(TRAIN_SPEC)))
 
 .PHONY: help setup setup-torch derive train notebook test test-all lint readme clean
 
@@ -29,15 +32,15 @@ setup-torch: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,torch]'
 
 derive: $(STAMP)
-	$(PY) -m derive --spec $(SPEC)
+	$(PY) -m derive $(if $(SPEC),$(SPEC),--all)
 
 train: $(STAMP)
-	$(PY) -m derive --spec $(SPEC) --if-stale
-	$(PY) train.py $(ARGS)
+	$(PY) -m derive $(TRAIN_SPEC) --if-stale
+	$(PY) train.py --spec $(TRAIN_SPEC) $(ARGS)
 
 notebook: $(STAMP)
-	$(PY) -m derive --spec $(SPEC) --if-stale
-	$(PY) -m derive.execute_notebook generated/$(SPEC).ipynb out/$(SPEC).ipynb
+	$(PY) -m derive $(TRAIN_SPEC) --if-stale
+	$(PY) -m derive.execute_notebook generated/$(NAME).ipynb out/$(NAME).ipynb
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -q

@@ -1,17 +1,20 @@
-"""Train the generated XOR network by full-batch gradient descent, or predict with it.
+"""Train a generated network by full-batch gradient descent, or predict with it.
 
-    python train.py [--lr LR] [--epochs N] [--seed S] [--out DIR] [--quiet]
+    python train.py [--spec xor] [--lr LR] [--epochs N] [--seed S] [--data F.csv]
+                    [--out DIR] [--quiet] [--compare-torch]
     python train.py predict X1 X2 [--params out/params.json]
 
 Only NumPy, matplotlib and the generated module are used here: the gradients come from
-generated/xor.py, which `make derive` writes from the SymPy derivation. Exit codes:
+generated/<spec>.py, which `make derive` writes from the SymPy derivation. Exit codes:
 0 done, 2 bad input (one line on stderr), 3 training diverged.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generated import xor as model
+from generated import xor as model  # the default spec; --spec swaps in another module
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -31,19 +34,62 @@ MAX_EPOCHS = 10_000_000
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-# The assignment's data: the XOR truth table, float64.
-DATASETS = {
-    "xor": (np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]),
-            np.array([0.0, 1.0, 1.0, 0.0])),
-}
-
-
 class BadInput(Exception):
     """Something the user gave us is unusable: reported in one line, exit 2."""
 
 
 class Diverged(Exception):
     """Gradient descent blew up: reported in one line, exit 3."""
+
+
+def use_spec(spec: str) -> None:
+    """Switch to generated/<name>.py for a spec given as a name or a specs/<name>.toml path."""
+    global model
+    name = Path(spec).stem if spec.endswith(".toml") else spec
+    if not name.isidentifier():
+        raise BadInput(f"--spec {spec}: not a spec name or a .toml file")
+    try:
+        model = importlib.import_module(f"generated.{name}")
+    except ModuleNotFoundError:
+        raise BadInput(f"--spec {spec}: no generated/{name}.py; run "
+                       f"`make derive SPEC=specs/{name}.toml` first") from None
+
+
+def load_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """X and y from a CSV with a header x1..xd,y; every problem named with its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"--data {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInput(f"--data {path}: cannot read ({error.__class__.__name__})") from None
+    rows = list(csv.reader(text.splitlines()))
+    expected = [f"x{j + 1}" for j in range(model.N_INPUTS)] + ["y"]
+    if not rows or [cell.strip() for cell in rows[0]] != expected:
+        header = ",".join(rows[0]) if rows else "(empty file)"
+        raise BadInput(f"--data {path}: line 1: header must be {','.join(expected)} for "
+                       f"{model.SPEC_NAME}, got {header!r}")
+    values = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != len(expected):
+            raise BadInput(f"--data {path}: line {number}: {len(row)} columns, expected "
+                           f"{len(expected)}")
+        try:
+            numbers = [float(cell) for cell in row]
+        except ValueError:
+            raise BadInput(f"--data {path}: line {number}: not a number in {row!r}") from None
+        if not all(math.isfinite(v) for v in numbers):
+            raise BadInput(f"--data {path}: line {number}: NaN or infinity in {row!r}")
+        if model.LOSS_NAME == "bce" and numbers[-1] not in (0.0, 1.0):
+            raise BadInput(f"--data {path}: line {number}: y must be 0 or 1 for binary "
+                           f"cross-entropy, got {row[-1]!r}")
+        values.append(numbers)
+    if not values:
+        raise BadInput(f"--data {path}: no data rows")
+    data = np.array(values, dtype=np.float64)
+    return data[:, :-1], data[:, -1]
 
 
 # ---------------------------------------------------------------- is generated/ current?
@@ -59,7 +105,10 @@ def _module_text_hash(text: str) -> str:
 
 def _inputs_hash(derive_dir: Path) -> str | None:
     """derive/files.py's input_hash(), recomputed without importing SymPy or derive/."""
-    digest = hashlib.sha256(model.SPEC_JSON.encode())
+    spec_file = derive_dir.parent / model.SPEC_FILE
+    if not spec_file.is_file():
+        return None
+    digest = hashlib.sha256(spec_file.read_bytes())
     try:
         for name in HASHED_VERSIONS:
             digest.update(f"\n{name}=={metadata.version(name)}".encode())
@@ -82,8 +131,9 @@ def check_generated() -> None:
     if derive_dir.is_dir():
         current = _inputs_hash(derive_dir)
         if current is not None and current != model.INPUTS_SHA256:
-            raise BadInput(f"{path} is stale: derive/ or its templates changed since it was "
-                           "generated; run `make derive`")
+            raise BadInput(f"{path} is stale: {model.SPEC_FILE}, derive/ or its templates "
+                           "changed since it was generated; run "
+                           f"`make derive SPEC={model.SPEC_FILE}`")
 
 
 # ---------------------------------------------------------------- parameters and training
@@ -260,6 +310,43 @@ def plot_loss(path: Path, history: np.ndarray, title: str,
     plt.close(fig)
 
 
+def plot_boundary(path: Path, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray,
+                  title: str) -> None:
+    """y_hat over the input plane as a filled contour, the 0.5 level, and the data points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    low, high = X.min(axis=0), X.max(axis=0)
+    margin = 0.25 * np.maximum(high - low, 1e-9)
+    xs = np.linspace(low[0] - margin[0], high[0] + margin[0], 200)
+    ys = np.linspace(low[1] - margin[1], high[1] + margin[1], 200)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    with np.errstate(over="ignore", invalid="ignore"):
+        surface = model.forward(params, np.column_stack([grid_x.ravel(), grid_y.ravel()]))
+    surface = surface.reshape(grid_x.shape)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    filled = ax.contourf(grid_x, grid_y, surface, levels=np.linspace(0.0, 1.0, 21) if
+                         model.LOSS_NAME == "bce" else 20, cmap="RdBu_r", alpha=0.8)
+    fig.colorbar(filled, ax=ax, label=r"$\hat{y}$")
+    ax.contour(grid_x, grid_y, surface, levels=[0.5], colors="black", linewidths=1.5)
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", vmin=0.0, vmax=1.0, edgecolors="black",
+               s=60 if len(X) <= 16 else 20)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title(title)
+    fig.tight_layout()
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100,
+                                               metadata={"Software": None}))
+    plt.close(fig)
+
+
+def classes(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+    """Predicted class of every sample: y_hat >= 0.5."""
+    return (model.forward(params, X) >= 0.5).astype(int)
+
+
 def prediction_table(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> str:
     y_hat = model.forward(params, X)
     inputs = [f"x{j + 1}" for j in range(X.shape[1])]
@@ -297,16 +384,29 @@ epochs_int = _number(int, lambda v: 1 <= v <= MAX_EPOCHS, f"a whole number from 
 seed_int = _number(int, lambda v: 0 <= v < 2**63, "a whole number >= 0")
 
 
+def _spec_parser(prog: str, description: str) -> Parser:
+    parser = Parser(prog=prog, description=description)
+    parser.add_argument("--spec", default="xor",
+                        help="network spec: a name in specs/ or its .toml (default xor)")
+    return parser
+
+
 def train_main(argv: list[str]) -> int:
-    parser = Parser(prog="train.py", description="Train the XOR network by gradient descent.")
+    pre = _spec_parser("train.py", "")
+    known, _ = pre.parse_known_args(argv)
+    use_spec(known.spec)
+    parser = _spec_parser("train.py", "Train a generated network by gradient descent.")
     parser.add_argument("--lr", type=positive_float, default=model.DEFAULTS["lr"],
-                        help="learning rate eta (default %(default)s)")
+                        help="learning rate eta (default: the spec's, %(default)s)")
     parser.add_argument("--epochs", type=epochs_int, default=model.DEFAULTS["epochs"],
                         help="full-batch steps (default %(default)s)")
     parser.add_argument("--seed", type=seed_int, default=model.DEFAULTS["seed"],
                         help="seed of the initialisation (default %(default)s)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="train on a CSV file (header x1,..,xd,y) instead of the spec's "
+                             f"data set ({model.DATASET})")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder")
-    parser.add_argument("--quiet", action="store_true", help="print only the result table")
+    parser.add_argument("--quiet", action="store_true", help="print only the result")
     parser.add_argument("--compare-torch", action="store_true",
                         help="also train the same network with PyTorch from the same init "
                              "and report the differences (needs the [torch] extra)")
@@ -316,10 +416,12 @@ def train_main(argv: list[str]) -> int:
     out = args.out
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out}: exists and is not a folder")
-    X, y = DATASETS[model.DATASET]
+    X, y = load_csv(args.data) if args.data else model.dataset()
+    data_name = str(args.data) if args.data else model.DATASET
     init = init_params(args.seed)
     say = (lambda *a: None) if args.quiet else print
-    say(f"training {model.SPEC_NAME}: lr {args.lr:g}, {args.epochs} epochs, seed {args.seed}")
+    say(f"training {model.SPEC_NAME} on {data_name} ({len(X)} samples): lr {args.lr:g}, "
+        f"{args.epochs} epochs, seed {args.seed}")
     params, history = train(init, X, y, args.lr, args.epochs,
                             report=lambda e, loss: say(f"  epoch {e:>7d}  loss {loss:.6f}"))
     final_loss = model.loss(params, X, y)
@@ -330,40 +432,44 @@ def train_main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for leftover in out.glob(".*.tmp"):  # from a run killed mid-write
         leftover.unlink(missing_ok=True)
+    correct = int(np.sum(classes(params, X) == (y >= 0.5)))
     record = {
-        "spec": model.SPEC_NAME, "generated_sha256": model.INPUTS_SHA256,
+        "spec": model.SPEC_NAME, "generated_sha256": model.INPUTS_SHA256, "data": data_name,
         "lr": args.lr, "epochs": args.epochs, "seed": args.seed,
         "init": to_json(init), "params": to_json(params), "final_loss": final_loss,
+        "accuracy": correct / len(X),
     }
     if reference is not None:
         record["torch"] = reference["summary"]
     write_text(out / "params.json", json.dumps(record, indent=2) + "\n")
     write_text(out / "history.csv",
                "epoch,loss\n" + "".join(f"{e},{v!r}\n" for e, v in enumerate(history.tolist())))
-    plot_loss(out / "loss.png", history,
-              f"{model.SPEC_NAME}: loss per epoch (lr {args.lr:g}, seed {args.seed})",
+    title = f"{model.SPEC_NAME} (lr {args.lr:g}, seed {args.seed})"
+    plot_loss(out / "loss.png", history, f"{title}: loss per epoch",
               reference=None if reference is None else reference["history"])
+    written = ["loss.png", "history.csv", "params.json"]
+    if model.N_INPUTS == 2:
+        plot_boundary(out / "boundary.png", params, X, y, f"{title}: y_hat and the data")
+        written.insert(1, "boundary.png")
 
-    table = prediction_table(params, X, y)
-    solved = np.array_equal(model.forward(params, X) >= 0.5, y >= 0.5)
-    print(f"final loss {final_loss:.6f} after {args.epochs} epochs; "
-          f"{'solved' if solved else 'NOT solved'} {model.DATASET}")
-    print(table)
-    say(f"wrote {out / 'loss.png'}, {out / 'history.csv'}, {out / 'params.json'}")
-    if not solved:
-        say("this initialisation did not solve XOR: try another --seed (see README)")
+    solved = correct == len(X)
+    print(f"final loss {final_loss:.6f} after {args.epochs} epochs; accuracy "
+          f"{correct}/{len(X)} ({correct / len(X):.1%}); "
+          f"{'solved' if solved else 'NOT solved'} {data_name}")
+    if len(X) <= 16:
+        print(prediction_table(params, X, y))
+    say("wrote " + ", ".join(str(out / name) for name in written))
+    if not solved and len(X) <= 16:
+        say("this initialisation did not classify every point: try another --seed (see README)")
     return 0
 
 
 def predict_main(argv: list[str]) -> int:
     parser = Parser(prog="train.py predict",
                     description="Print y_hat and the class for one input, from trained params.")
-    parser.add_argument("x", nargs="*", type=finite_float, help=f"{model.N_INPUTS} input values")
+    parser.add_argument("x", nargs="*", type=finite_float, help="the input values")
     parser.add_argument("--params", type=Path, default=Path("out/params.json"))
     args = parser.parse_args(argv)
-    check_generated()
-    if len(args.x) != model.N_INPUTS:
-        raise BadInput(f"predict takes {model.N_INPUTS} input values, got {len(args.x)}")
     try:
         text = args.params.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -377,6 +483,14 @@ def predict_main(argv: list[str]) -> int:
         raise BadInput(f"{args.params}: not valid JSON ({where})") from None
     if not isinstance(record, dict) or "params" not in record:
         raise BadInput(f"{args.params}: no 'params' object; was it written by train.py?")
+    spec = record.get("spec", "xor")
+    if not isinstance(spec, str) or not spec.isidentifier():
+        raise BadInput(f"{args.params}: 'spec' must name a generated module, got {spec!r}")
+    use_spec(spec)
+    check_generated()
+    if len(args.x) != model.N_INPUTS:
+        raise BadInput(f"predict takes {model.N_INPUTS} input values for {model.SPEC_NAME}, "
+                       f"got {len(args.x)}")
     params = from_json(record["params"], str(args.params))
     with np.errstate(all="ignore"):  # overflow shows up as a non-finite y_hat, reported below
         y_hat = float(model.forward(params, np.array([args.x]))[0])

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from derive.spec import SPECS, NetworkSpec
+from derive.spec import DEFAULT_SPEC, SPECS_DIR, NetworkSpec, SpecError, load_spec
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 
@@ -57,30 +57,49 @@ def main(argv: list[str] | None = None) -> int:
 
         return check_main(argv[1:])
     parser = _Parser(prog="python -m derive", description=__doc__)
-    parser.add_argument("--spec", default="xor", choices=sorted(SPECS),
-                        help="network spec to derive (default: xor, the assignment's network)")
+    parser.add_argument("spec_file", nargs="?", metavar="SPEC",
+                        help="spec to derive: a name in specs/ or a .toml path")
+    parser.add_argument("--spec", default=None,
+                        help=f"the same, as an option (default: {DEFAULT_SPEC}, the assignment's "
+                             "network)")
     parser.add_argument("--out", type=Path, default=REPO_DIR / "generated",
                         help="folder to write into (default: generated/)")
+    parser.add_argument("--all", action="store_true", help="derive every spec in specs/")
     parser.add_argument("--if-stale", action="store_true",
                         help="do nothing when every output already carries the current stamp")
     args = parser.parse_args(argv)
 
+    names = ([p.stem for p in sorted(SPECS_DIR.glob("*.toml"))] if args.all
+             else [args.spec_file or args.spec or DEFAULT_SPEC])
+    for name in names:
+        status = derive_one(name, args.out, args.if_stale)
+        if status:
+            return status
+    return 0
+
+
+def derive_one(name: str, out_dir: Path, if_stale: bool) -> int:
+    """Derive one spec into `out_dir`; 0, or the exit code of a one-line error."""
     from derive.files import input_hash, write_atomic
     from derive.gradients import DerivationError
 
-    spec = SPECS[args.spec]
+    try:
+        spec = load_spec(name)
+    except SpecError as error:
+        print(f"derive: error: {error}", file=sys.stderr)
+        return 2
     stamp = input_hash(spec)
-    if args.if_stale and is_fresh(spec, args.out, stamp):
-        print(f"derive: {args.out}/ is up to date for spec {spec.name}")
+    if if_stale and is_fresh(spec, out_dir, stamp):
+        print(f"derive: {out_dir}/ is up to date for spec {spec.name}")
         return 0
     try:
         outputs = render_all(spec, stamp)
     except DerivationError as error:
         print(f"derive: error: {error}", file=sys.stderr)
         return 1
-    for name, text in outputs.items():
-        changed = write_atomic(args.out / name, text)
-        print(f"derive: {'wrote' if changed else 'unchanged'} {args.out / name}")
+    for file_name, text in outputs.items():
+        changed = write_atomic(out_dir / file_name, text)
+        print(f"derive: {'wrote' if changed else 'unchanged'} {out_dir / file_name}")
     return 0
 
 

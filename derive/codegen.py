@@ -14,7 +14,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from derive.files import template_environment
 from derive.functions import relu, sigmoid, softplus
-from derive.gradients import Gradients
+from derive.gradients import DerivationError, Gradients
 from derive.network import Network, SymbolInfo
 
 
@@ -71,16 +71,49 @@ def _array_literal(shape: tuple[int, ...], items: list[str], indent: str) -> str
     if shape == ():
         return items[0]
     if len(shape) == 1:
-        return f"np.array([{', '.join(items)}])"
+        one_line = f"np.array([{', '.join(items)}])"
+        if len(one_line) + len(indent) + 12 <= 100:
+            return one_line
+        body = "".join(f"{indent}    {item},\n" for item in items)
+        return f"np.array([\n{body}{indent}])"
     rows = [items[r * shape[1]:(r + 1) * shape[1]] for r in range(shape[0])]
     body = "".join(f"{indent}    [{', '.join(row)}],\n" for row in rows)
     return f"np.array([\n{body}{indent}])"
 
 
+SCALAR_MAX_WIDTH = 4  # widest layer still written unit by unit (make bench measured it)
+
+
 def module_context(gradients: Gradients) -> dict:
-    """Everything the module template needs, as printed strings."""
+    """Everything the module template needs, as printed strings.
+
+    Narrow networks are written unit by unit (one array per unit, fewest NumPy calls);
+    wider ones as one matrix product per layer, after checking symbolically that the
+    derived expressions have exactly the structure the matrix code computes.
+    """
     network = gradients.network
     printer = NumPyCodePrinter(network)
+    if max(network.spec.widths) <= SCALAR_MAX_WIDTH:
+        lines = _scalar_lines(gradients, printer)
+    else:
+        check_matrix_structure(gradients)
+        lines = _matrix_lines(gradients, printer)
+    logit = network.output.z[0]
+    logit_name = printer.doprint(logit) if lines["columns"] else f"z{network.output.number}"
+    sample_loss = network.loss_of_logit(logit).xreplace({logit: sp.Symbol(logit_name)})
+    return {
+        "spec": network.spec,
+        "loss_title": network.loss.title,
+        "params": network.params,
+        "mode": "scalar" if lines["columns"] else "matrix",
+        **lines,
+        "sample_loss": printer.doprint(sample_loss),
+        "helpers": sorted(printer.used_helpers),
+    }
+
+
+def _scalar_lines(gradients: Gradients, printer: NumPyCodePrinter) -> dict:
+    network = gradients.network
     forward = []
     for layer in network.layers:
         for z, z_expr in zip(layer.z, layer.z_local):
@@ -92,19 +125,97 @@ def module_context(gradients: Gradients) -> dict:
     for param in network.params:
         items = [f"np.mean({printer.doprint(e)})" for e in gradients.params[param.name]]
         grads.append(Line(param.name, _array_literal(param.shape, items, " " * 8)))
-    logit = network.output.z[0]
-    return {
-        "spec": network.spec,
-        "loss_title": network.loss.title,
-        "params": network.params,
-        "columns": [printer.doprint(x) for x in network.x],
-        "forward": forward,
-        "logit": printer.doprint(logit),
-        "sample_loss": printer.doprint(network.loss_of_logit(logit)),
-        "deltas": deltas,
-        "grads": grads,
-        "helpers": sorted(printer.used_helpers),
-    }
+    columns = [printer.doprint(x) for x in network.x]
+    return {"columns": columns, "forward": forward, "deltas": deltas, "grads": grads}
+
+
+def _layer_names(network: Network) -> dict[int, tuple[str, str]]:
+    """(z, a) array names per layer in matrix code; layer 0's output is X itself."""
+    names = {0: ("", "X")}
+    for layer in network.layers:
+        is_output = layer is network.output
+        hidden = "h" if len(network.layers) == 2 else f"h{layer.number}"
+        names[layer.number] = (f"z{layer.number}", "y_hat" if is_output else hidden)
+    return names
+
+
+def _matrix_lines(gradients: Gradients, printer: NumPyCodePrinter) -> dict:
+    network = gradients.network
+    names = _layer_names(network)
+    forward, deltas, grads = [], [], []
+    for layer in network.layers:
+        z_name, a_name = names[layer.number]
+        previous = names[layer.number - 1][1]
+        weight, bias = layer.weight.name, layer.bias.name
+        product = f"{previous} @ {weight}" if layer is network.output else \
+            f"{previous} @ {weight}.T"
+        forward.append(Line(z_name, f"{product} + {bias}"))
+        activation = layer.a_local[0].xreplace({layer.z[0]: sp.Symbol(z_name)})
+        forward.append(Line(a_name, printer.doprint(activation)))
+    out = network.output
+    deltas.append(Line(f"delta{out.number}", printer.doprint(gradients.output_delta)))
+    for layer in reversed(network.layers[:-1]):
+        above = network.layers[layer.number]
+        z_name, a_name = names[layer.number]
+        upstream = (f"np.outer(delta{above.number}, {above.weight.name})" if above is out
+                    else f"delta{above.number} @ {above.weight.name}")
+        local = gradients.derivatives[layer.number].xreplace(
+            {layer.a[0]: sp.Symbol(a_name), layer.z[0]: sp.Symbol(z_name)})
+        deltas.append(Line(f"delta{layer.number}", f"({upstream})*({printer.doprint(local)})"))
+    for layer in network.layers:
+        previous = names[layer.number - 1][1]
+        delta = f"delta{layer.number}"
+        if layer is out:
+            grads.append(Line(layer.weight.name, f"{previous}.T @ {delta} / X.shape[0]"))
+            grads.append(Line(layer.bias.name, f"np.mean({delta})"))
+        else:
+            grads.append(Line(layer.weight.name, f"{delta}.T @ {previous} / X.shape[0]"))
+            grads.append(Line(layer.bias.name, f"{delta}.mean(axis=0)"))
+    return {"columns": [], "forward": forward, "deltas": deltas, "grads": grads}
+
+
+def check_matrix_structure(gradients: Gradients) -> None:
+    """Prove the derived expressions are what the matrix code computes, entry by entry.
+
+    z = W a + b per layer; dL/dW_ij = delta_i a_j and dL/db_i = delta_i; and each hidden
+    delta_i = (sum_k delta_k W_ki) f'_i. Raises DerivationError otherwise.
+    """
+    network = gradients.network
+    delta_of = {}
+    for symbol, _ in gradients.deltas:
+        info = network.info[symbol]
+        delta_of[(info.layer, info.units[0][1] if info.units else 1)] = symbol
+    expr_of = dict(gradients.deltas)
+    inputs = {0: network.x}
+    for layer in network.layers:
+        inputs[layer.number] = layer.a
+    for layer in network.layers:
+        previous = inputs[layer.number - 1]
+        n_in = len(previous)
+        weights, biases = layer.weight.symbols, layer.bias.symbols
+        for i, z_expr in enumerate(layer.z_local):
+            row = weights[i * n_in:(i + 1) * n_in]
+            affine = sp.Add(*(w * a for w, a in zip(row, previous))) + biases[i]
+            delta = delta_of[(layer.number, i + 1)]
+            checks = [(z_expr - affine, f"z{layer.number}_{i + 1} is not W a + b")]
+            grad_w = gradients.params[layer.weight.name][i * n_in:(i + 1) * n_in]
+            checks += [(g - delta * a, f"dL/d{w} is not delta a") for g, w, a in
+                       zip(grad_w, row, previous)]
+            checks.append((gradients.params[layer.bias.name][i] - delta,
+                           f"dL/d{biases[i]} is not delta"))
+            if layer is not network.output:
+                above = network.layers[layer.number]
+                n_above = len(above.z)
+                column = above.weight.symbols[i::len(layer.z)][:n_above]
+                upstream = sp.Add(*(delta_of[(above.number, k + 1)] * w
+                                    for k, w in enumerate(column)))
+                local = gradients.derivatives[layer.number].xreplace(
+                    {layer.z[0]: layer.z[i], layer.a[0]: layer.a[i]})
+                checks.append((expr_of[delta] - upstream * local,
+                               f"{delta} is not (W^T delta) * f'"))
+            for difference, message in checks:
+                if sp.expand(difference) != 0:
+                    raise DerivationError(f"matrix form does not hold: {message}")
 
 
 MODULE_HASH_LINE = 'MODULE_SHA256 = "{}"\n'
@@ -118,21 +229,13 @@ def module_sha256(text: str) -> str:
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
-def _string_literal(text: str, width: int = 80) -> str:
-    """A long string as a parenthesised run of short literals, for readable 100-column code."""
-    chunks = [text[k:k + width] for k in range(0, len(text), width)]
-    body = "".join(f"    {chunk!r}\n" for chunk in chunks)
-    return f"(\n{body})"
-
-
 def render_module(gradients: Gradients, stamp: str) -> str:
     """The generated NumPy module for one spec, stamped with its inputs and its own hash."""
     network = gradients.network
     context = module_context(gradients)
-    spec_json = network.spec.canonical_json()
     activations = tuple(layer.activation.name for layer in network.layers)
     text = template_environment().get_template("module.py.j2").render(
-        stamp=stamp, spec_json=_string_literal(spec_json),
+        stamp=stamp,
         activations="(" + "".join(f'"{name}", ' for name in activations).rstrip() + ")",
         module_sha256=_PENDING, **context)
     pending = MODULE_HASH_LINE.format(_PENDING)

@@ -19,6 +19,11 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def spec_file(spec: NetworkSpec) -> Path:
+    path = Path(spec.source)
+    return path if path.is_absolute() else PACKAGE_DIR.parent / path
+
+
 def source_files() -> list[Path]:
     """The derivation's own code and templates: a change to any of them makes outputs stale."""
     files = [*PACKAGE_DIR.glob("*.py"), *PACKAGE_DIR.glob("templates/*.j2")]
@@ -26,9 +31,12 @@ def source_files() -> list[Path]:
 
 
 def input_hash(spec: NetworkSpec) -> str:
-    """sha256 over the spec, the derivation's sources and the versions that print the output."""
+    """sha256 over the spec file, the derivation's sources and the versions that print the output.
+
+    train.py recomputes this without importing derive/ (its `_inputs_hash`); keep them alike.
+    """
     digest = hashlib.sha256()
-    digest.update(spec.canonical_json().encode())
+    digest.update(spec_file(spec).read_bytes())
     for name in ("sympy", "jinja2", "nbformat"):
         digest.update(f"\n{name}=={version(name)}".encode())
     for path in source_files():

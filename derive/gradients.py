@@ -44,15 +44,22 @@ class Gradients:
 
 
 def _tidy(expr: sp.Expr) -> sp.Expr:
-    """-a (a - 1) -> a (1 - a): move a leading minus into a binomial factor, for reading."""
-    expr = sp.factor(expr)
+    """The shorter of the factored and expanded forms, with no leading minus sign.
+
+    -a (a - 1) -> a (1 - a) for the sigmoid, 1 - a^2 for tanh, 2 (y_hat - y) for MSE.
+    """
+    factored, expanded = _no_leading_minus(sp.factor(expr)), sp.expand(expr)
+    return expanded if sp.count_ops(expanded) < sp.count_ops(factored) else factored
+
+
+def _no_leading_minus(expr: sp.Expr) -> sp.Expr:
     if isinstance(expr, sp.Mul):
         coeff, factors = expr.as_coeff_mul()
-        if coeff == -1:
+        if coeff.is_negative:
             for k, factor in enumerate(factors):
                 if isinstance(factor, sp.Add):
                     flipped = (*factors[:k], sp.expand(-factor), *factors[k + 1:])
-                    return sp.Mul(*flipped)
+                    return sp.Mul(-coeff, *flipped)
     return expr
 
 
@@ -116,6 +123,25 @@ def _check_logit_loss(network: Network) -> None:
     _check_same(network.loss_of_logit(z), definition, [z, y], "loss from the logit", points)
 
 
+def _terms_by_symbol(expr: sp.Expr, symbols) -> dict[sp.Symbol, sp.Expr]:
+    """The terms of a sum grouped by which of `symbols` they contain.
+
+    Differentiating only the terms that hold a symbol keeps backpropagation linear in the
+    number of parameters, instead of walking every whole affine map for every weight.
+    """
+    wanted = set(symbols)
+    grouped: dict[sp.Symbol, list[sp.Expr]] = {}
+    for term in sp.Add.make_args(expr):
+        for symbol in term.free_symbols & wanted:
+            grouped.setdefault(symbol, []).append(term)
+    return {symbol: sp.Add(*terms) for symbol, terms in grouped.items()}
+
+
+def _local_diff(terms: dict[sp.Symbol, sp.Expr], symbol: sp.Symbol) -> sp.Expr:
+    term = terms.get(symbol)
+    return sp.S.Zero if term is None else sp.diff(term, symbol)
+
+
 def derive(network: Network) -> Gradients:
     """Backpropagate symbolically, then prove the result against the raw derivative."""
     info = network.info
@@ -136,12 +162,13 @@ def derive(network: Network) -> Gradients:
     deltas.append((delta_symbols[out.number][0], delta_out))
 
     for layer, above in zip(reversed(layers[:-1]), reversed(layers[1:])):
+        local_terms = [_terms_by_symbol(z_above, layer.a) for z_above in above.z_local]
         symbols = []
         for i, (z, a) in enumerate(zip(layer.z, layer.a), start=1):
             symbol = sp.Symbol(f"delta{layer.number}_{i}", real=True)
             info[symbol] = SymbolInfo("delta", layer.number, ((layer.number, i),))
-            upstream = sp.Add(*(d * sp.diff(z_above, a)
-                                for d, z_above in zip(delta_symbols[above.number], above.z_local)))
+            upstream = sp.Add(*(d * _local_diff(terms, a)
+                                for d, terms in zip(delta_symbols[above.number], local_terms)))
             local = derivatives[layer.number].xreplace({layer.z[0]: z, layer.a[0]: a})
             deltas.append((symbol, upstream * local))
             symbols.append(symbol)
@@ -149,10 +176,12 @@ def derive(network: Network) -> Gradients:
 
     params: dict[str, tuple[sp.Expr, ...]] = {}
     for layer in layers:
+        own = [*layer.weight.symbols, *layer.bias.symbols]
+        local_terms = [_terms_by_symbol(z, own) for z in layer.z_local]
         for param in (layer.weight, layer.bias):
             params[param.name] = tuple(
-                sp.Add(*(d * sp.diff(z, theta)
-                         for d, z in zip(delta_symbols[layer.number], layer.z_local)))
+                sp.Add(*(d * _local_diff(terms, theta)
+                         for d, terms in zip(delta_symbols[layer.number], local_terms)))
                 for theta in param.symbols
             )
 
@@ -168,8 +197,24 @@ def raw_derivatives(network: Network) -> dict[str, tuple[sp.Expr, ...]]:
     return {p.name: tuple(sp.diff(loss, theta) for theta in p.symbols) for p in network.params}
 
 
+MONOLITHIC_LIMIT = 40  # parameters; above it the composed loss is too large to differentiate
+
+
 def prove(gradients: Gradients) -> None:
-    """Raise DerivationError unless every compact gradient equals the raw derivative."""
+    """Raise DerivationError unless the compact gradients are the loss's derivative.
+
+    Small networks: against SymPy's derivative of the whole composed loss. Larger ones, whose
+    composed expression grows multiplicatively with depth: against central differences of
+    the loss evaluated layer by layer, at random entries of every parameter.
+    """
+    if sum(len(p.symbols) for p in gradients.network.params) <= MONOLITHIC_LIMIT:
+        prove_monolithic(gradients)
+    else:
+        prove_by_differences(gradients)
+
+
+def prove_monolithic(gradients: Gradients) -> None:
+    """Every compact gradient against sympy.diff of the whole composed per-sample loss."""
     network = gradients.network
     composed = network.composed()
     free = [*network.x, network.y, *(s for p in network.params for s in p.symbols)]
@@ -180,3 +225,60 @@ def prove(gradients: Gradients) -> None:
                                         raw[param.name]):
             full = gradients.expand_deltas(compact).xreplace(composed)
             _check_same(full, want, free, f"dL/d{theta}", points)
+
+
+def prove_by_differences(gradients: Gradients, entries: int = 6, samples: int = 5) -> None:
+    """Compact gradients against central differences, the network evaluated layer by layer."""
+    network = gradients.network
+    rng = np.random.default_rng(20261126)
+    params = {p.name: rng.normal(0.0, 0.7, size=len(p.symbols)) for p in network.params}
+    x = rng.uniform(-2.0, 2.0, size=(samples, len(network.x)))
+    y = rng.uniform(0.0, 1.0, size=samples)
+    layer_functions = []
+    for layer in network.layers:
+        inputs = [*(network.x if layer.number == 1 else network.layers[layer.number - 2].a),
+                  *layer.weight.symbols, *layer.bias.symbols]
+        z_fn = sp.lambdify(inputs, list(layer.z_local), "numpy")
+        a_fn = sp.lambdify([layer.z[0]], expand_markers(layer.a_local[0]), "numpy")
+        layer_functions.append((layer, z_fn, a_fn))
+    z_out = network.output.z[0]
+    loss_fn = sp.lambdify([z_out, network.y], expand_markers(network.loss_of_logit(z_out)), "numpy")
+
+    def forward(values: dict[str, np.ndarray]) -> tuple[dict[sp.Symbol, np.ndarray], float]:
+        known: dict[sp.Symbol, np.ndarray] = {s: x[:, j] for j, s in enumerate(network.x)}
+        previous = list(network.x)
+        for layer, z_fn, a_fn in layer_functions:
+            args = [known[s] for s in previous]
+            args += list(values[layer.weight.name]) + list(values[layer.bias.name])
+            zs = z_fn(*args)
+            for z_symbol, a_symbol, z_value in zip(layer.z, layer.a, zs):
+                known[z_symbol] = np.broadcast_to(z_value, (samples,)).astype(float)
+                known[a_symbol] = np.broadcast_to(a_fn(known[z_symbol]), (samples,)).astype(float)
+            previous = list(layer.a)
+        return known, float(np.mean(loss_fn(known[z_out], y)))
+
+    known, _ = forward(params)
+    known[network.y] = y
+    for param in network.params:
+        known.update(zip(param.symbols, params[param.name]))
+    for symbol, expr in gradients.deltas:
+        known[symbol] = _evaluate(expr, known, samples)
+    for param in network.params:
+        for k in rng.choice(len(param.symbols), size=min(entries, len(param.symbols)),
+                            replace=False):
+            exact = float(np.mean(_evaluate(gradients.params[param.name][k], known, samples)))
+            step = 1e-6
+            plus = {**params, param.name: params[param.name].copy()}
+            minus = {**params, param.name: params[param.name].copy()}
+            plus[param.name][k] += step
+            minus[param.name][k] -= step
+            approx = (forward(plus)[1] - forward(minus)[1]) / (2 * step)
+            if not np.isclose(exact, approx, rtol=1e-5, atol=1e-8):
+                raise DerivationError(f"dL/d{param.symbols[k]}: {exact:.10g} from the compact "
+                                      f"form, {approx:.10g} by central differences")
+
+
+def _evaluate(expr: sp.Expr, known: dict[sp.Symbol, np.ndarray], samples: int) -> np.ndarray:
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    function = sp.lambdify(symbols, expand_markers(expr), "numpy")
+    return np.broadcast_to(function(*(known[s] for s in symbols)), (samples,)).astype(float)

@@ -43,9 +43,11 @@ def symbol_latex(info: SymbolInfo, network: Network, letters: dict[int, str],
     if info.family == "y_hat":
         return r"\hat{y}_n"
     if info.family == "a":
-        name = "h" if single_hidden else f"h{_layer_tag(info.layer)}"
-        return rf"\vec{{{name}}}_n" if vector else f"{name}_{{n,{idx}}}"
+        tag = "" if single_hidden else _layer_tag(info.layer)
+        return rf"\vec{{h}}{tag}_n" if vector else f"h{tag}_{{n,{idx}}}"
     if info.family == "z":
+        if vector and info.units:
+            return rf"\vec{{z}}{_layer_tag(info.layer)}_n"
         return f"z{_layer_tag(info.layer)}_{{n{',' + idx if idx else ''}}}"
     if info.family == "delta":
         return rf"\delta{_layer_tag(info.layer)}_{{n{',' + idx if idx else ''}}}"
@@ -88,24 +90,28 @@ class NetworkLatexPrinter(LatexPrinter):
             info = self._network.info.get(term)
             return info is not None and info.family == "b"
 
-        terms = sorted(expr.args, key=is_bias)
+        terms = sorted(expr.args, key=lambda t: (is_bias(t), t.could_extract_minus_sign()))
         return super()._print_Add(sp.Add(*terms, evaluate=False), order="none")
 
     def _print_Mul(self, expr: sp.Mul) -> str:
         coeff, factors = expr.as_coeff_mul()
-        if coeff != 1 or any(f.is_Pow and f.exp.is_negative for f in factors):
+        if not (coeff.is_Rational and coeff > 0) or any(
+                f.is_Pow and f.exp.is_negative for f in factors):
             return super()._print_Mul(expr)
-        parts = []
+        parts = [] if coeff == 1 else [self._print(coeff)]
         for factor in sorted(factors, key=self._factor_key):
             text = self._print(factor)
             parts.append(rf"\left({text}\right)" if factor.is_Add else text)
-        return " ".join(parts)
+        return (r" \odot " if self._vector else " ").join(parts)
 
     def _print_sigmoid(self, expr: sigmoid, exp: str | None = None) -> str:
         return rf"\sigma\left({self._print(expr.args[0])}\right)"
 
     def _print_softplus(self, expr: softplus, exp: str | None = None) -> str:
         return rf"\log\left(1 + e^{{{self._print(expr.args[0])}}}\right)"
+
+    def _print_Heaviside(self, expr: sp.Heaviside, exp: str | None = None) -> str:
+        return rf"\mathbf{{1}}\left[{self._print(expr.args[0])} > 0\right]"
 
     def _print_relu(self, expr: relu, exp: str | None = None) -> str:
         return rf"\max\left(0, {self._print(expr.args[0])}\right)"
@@ -197,61 +203,131 @@ def _partial(target: str) -> str:
     return rf"\frac{{\partial L}}{{\partial {target}}}"
 
 
-def build_report(gradients: Gradients) -> Report:
-    """All formulas of the report, printed from the derivation."""
-    network = gradients.network
-    if len(network.layers) != 2:
-        raise ValueError("the written-out report covers networks with one hidden layer")
-    hidden, out = network.layers
-    plain = NetworkLatexPrinter(network)
+ELEMENT_FORMS_MAX_UNITS = 4  # hidden units up to which the forward pass is written unit by unit
 
-    forward = []
+
+def _hidden_name(network: Network, layer: int) -> str:
+    """The vector of a layer's outputs: x for layer 0, h or h^(l) for hidden ones."""
+    if layer == 0:
+        return r"\vec{x}_n"
+    return r"\vec{h}_n" if len(network.layers) == 2 else rf"\vec{{h}}^{{({layer})}}_n"
+
+
+def _apply(activation: str, body: str) -> str:
+    if activation == "identity":
+        return body
+    return rf"{ACTIVATION_LATEX[activation]}\left({body}\right)"
+
+
+def _forward(network: Network, plain: NetworkLatexPrinter) -> list[Formula]:
+    """The network in vector form, and unit by unit when it is small enough to read."""
+    formulas = []
     for layer in network.layers:
-        act = ACTIVATION_LATEX[layer.activation.name]
-        for a, z_expr in zip(layer.a, layer.z_local):
-            forward.append(Formula("", f"{plain.doprint(a)} = {act}\\left({plain.doprint(z_expr)}"
-                                       r"\right)"))
-    vec = NetworkLatexPrinter(network, {1: "i", 0: "j"}, vector=True)
-    h_vec, x_vec = vec.doprint(hidden.a[0]), vec.doprint(network.x[0])
-    hidden_act, out_act = (ACTIVATION_LATEX[lay.activation.name] for lay in network.layers)
-    forward_vec = [
-        Formula("hidden layer",
-                rf"{h_vec} = {hidden_act}\left(W^{{(1)}} {x_vec} + b^{{(1)}}\right)"),
-        Formula("output", rf"{plain.doprint(network.y_hat)} = {out_act}\left("
-                          rf"\vec{{w}}^{{(2)\top}} {h_vec} + b^{{(2)}}\right)"),
-    ]
+        previous = _hidden_name(network, layer.number - 1)
+        tag = f"{{({layer.number})}}"
+        if layer is network.output:
+            target = plain.doprint(network.y_hat)
+            body = rf"\vec{{w}}^{{({layer.number})\top}} {previous} + b^{tag}"
+        else:
+            target = _hidden_name(network, layer.number)
+            body = rf"W^{tag} {previous} + b^{tag}"
+        formulas.append(Formula(f"layer {layer.number}",
+                                f"{target} = {_apply(layer.activation.name, body)}"))
+    if sum(network.spec.hidden) <= ELEMENT_FORMS_MAX_UNITS:
+        for layer in network.layers:
+            for a, z_expr in zip(layer.a, layer.z_local):
+                applied = _apply(layer.activation.name, plain.doprint(z_expr))
+                formulas.append(Formula("", f"{plain.doprint(a)} = {applied}"))
+    return formulas
 
+
+def _derivatives(gradients: Gradients, plain: NetworkLatexPrinter) -> list[Formula]:
+    network = gradients.network
+    zs = sp.Symbol("z", real=True)
+    formulas, seen = [], set()
+    for layer in network.layers[:-1]:
+        name = layer.activation.name
+        if name in seen or name == "identity":
+            continue
+        seen.add(name)
+        derivative = gradients.derivatives[layer.number].xreplace(
+            {layer.a[0]: layer.activation.apply(zs), layer.z[0]: zs})
+        act = ACTIVATION_LATEX[name]
+        formulas.append(Formula(f"derivative of the {name}",
+                                rf"{act}'(z) = {plain.doprint(derivative)}"))
+    out = network.output
+    formulas.append(Formula("the output delta: the loss differentiated through the output",
+                            rf"\delta^{{({out.number})}}_n = "
+                            rf"\frac{{\partial \ell_n}}{{\partial z^{{({out.number})}}_n}} = "
+                            rf"{plain.doprint(gradients.output_delta)}"))
+    return formulas
+
+
+def _recursion(gradients: Gradients) -> list[Formula]:
+    """Backpropagation as a per-layer recursion: the same size whatever the widths."""
+    network = gradients.network
+    out = network.output
+    formulas = []
+    for layer in reversed(network.layers[:-1]):
+        above = network.layers[layer.number]
+        vec = NetworkLatexPrinter(network, {layer.number: "i"}, vector=True)
+        derivative = vec.doprint(gradients.derivatives[layer.number])
+        derivative = rf"\left({derivative}\right)" if gradients.derivatives[
+            layer.number].is_Add else derivative
+        tag, up = f"{{({layer.number})}}", f"{{({above.number})}}"
+        upstream = (rf"\vec{{w}}^{up} \delta^{up}_n" if above is out
+                    else rf"W^{{({above.number})\top}} \vec{{\delta}}^{up}_n")
+        delta = rf"\vec{{\delta}}^{tag}_n"
+        formulas.append(Formula(f"delta of layer {layer.number}",
+                                rf"{delta} = \left({upstream}\right) \odot {derivative}"))
+    for layer in network.layers:
+        tag = f"{{({layer.number})}}"
+        previous = _hidden_name(network, layer.number - 1)
+        if layer is out:
+            delta = rf"\delta^{tag}_n"
+            weight = rf"\vec{{w}}^{tag}"
+            formulas.append(Formula("", f"{_partial(weight)} = {_mean(f'{delta} {previous}')}"))
+        else:
+            delta = rf"\vec{{\delta}}^{tag}_n"
+            formulas.append(Formula("", rf"{_partial(f'W^{tag}')} = "
+                                        + _mean(rf"{delta} {{{previous}}}^{{\top}}")))
+        formulas.append(Formula("", rf"{_partial(f'b^{tag}')} = {_mean(delta)}"))
+    return formulas
+
+
+def build_report(gradients: Gradients) -> Report:
+    """All formulas of the report, printed from the derivation.
+
+    One hidden layer: every gradient element-wise and in vector form, fully written out.
+    Deeper networks: the per-layer recursion of backpropagation, in vector form.
+    """
+    network = gradients.network
+    plain = NetworkLatexPrinter(network)
     sample_loss = plain.doprint(network.sample_loss())
     loss = [Formula(network.loss.title,
                     "L = " + _mean(r"\ell_n") + rf", \qquad \ell_n = {sample_loss}")]
 
-    z, a = hidden.z[0], hidden.a[0]
-    zs = sp.Symbol("z", real=True)
-    act_name = ACTIVATION_LATEX[hidden.activation.name]
-    derivative = gradients.derivatives[hidden.number].xreplace({a: hidden.activation.apply(zs),
-                                                                z: zs})
-    derivatives = [
-        Formula(f"derivative of the {hidden.activation.name}",
-                rf"{act_name}'(z) = {plain.doprint(derivative)}"),
-        Formula("the output activation's derivative cancels against the loss's",
-                rf"\frac{{\partial \ell_n}}{{\partial z^{{({out.number})}}_n}} = "
-                rf"{plain.doprint(gradients.output_delta)}"),
-    ]
-
     elementwise, vector, update = [], [], []
     assignment_order = sorted(network.params, key=lambda p: (p.name[0].lower() == "b", p.layer))
     for param in assignment_order:
+        info = network.info[param.symbols[0]]
+        letters = {layer: LETTERS[k] for k, (layer, _) in enumerate(info.units)}
+        whole = symbol_latex(info, network, letters, vector=True)
+        update.append(Formula(param.name,
+                              rf"{whole} \leftarrow {whole} - \eta\, {_partial(whole)}"))
+        if len(network.layers) != 2:
+            continue
         expr, letters, text = elementwise_formula(gradients, param.name)
         text = rf"\left({text}\right)" if expr.is_Add else text
-        entry = symbol_latex(network.info[param.symbols[0]], network, letters)
-        whole = symbol_latex(network.info[param.symbols[0]], network, letters, vector=True)
+        entry = symbol_latex(info, network, letters)
         in_vectors = vector_formula(network, expr, letters)
         elementwise.append(Formula(param.name, rf"{_partial(entry)} = {_mean(text)}"))
         vector.append(Formula(param.name, rf"{_partial(whole)} = {_mean(in_vectors)}"))
-        update.append(Formula(param.name,
-                              rf"{whole} \leftarrow {whole} - \eta\, {_partial(whole)}"))
+    if len(network.layers) != 2:
+        vector = _recursion(gradients)
 
-    return Report(forward_vec + forward, loss, derivatives, elementwise, vector, update)
+    return Report(_forward(network, plain), loss, _derivatives(gradients, plain), elementwise,
+                  vector, update)
 
 
 def render(gradients: Gradients, template: str, stamp: str) -> str:

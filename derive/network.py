@@ -124,7 +124,7 @@ def build(spec: NetworkSpec) -> Network:
     for number in range(1, n_layers + 1):
         n_in, n_out = spec.widths[number - 1], spec.widths[number]
         is_output = number == n_layers
-        activation = ACTIVATIONS[spec.output_activation if is_output else spec.hidden_activation]
+        activation = ACTIVATIONS[spec.activations[number - 1]]
         if is_output:  # width 1: a weight vector and a scalar bias, as in the assignment
             weight = _param(f"w{number}", number, (n_in,), n_in, "w",
                             lambda idx, n=number: ((n - 1, idx[0] + 1),), info)

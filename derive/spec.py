@@ -1,57 +1,189 @@
-"""The network's shape as data: one small object drives derivation, templates and training."""
+"""The network's shape as data: a TOML file in specs/ drives derivation, templates and training.
+
+`load_spec` turns a file into a `NetworkSpec` or raises `SpecError` with one line naming the
+file, the field and what is allowed. Nothing else in derive/ knows a width or an activation.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
+DEFAULT_SPEC = "xor"
+
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "identity")
+OUTPUTS = {"sigmoid": ("bce", "mse"), "identity": ("mse",)}  # output activation -> losses
+# Built-in data sets and their input width (their NumPy generators: templates/datasets.py.j2).
+DATASET_WIDTHS = {"xor": 2, "and": 2, "or": 2, "nand": 2, "xnor": 2, "moons": 2,
+                  "circles": 2, "spirals": 2}
+INITS = ("pytorch",)
+MAX_WIDTH = 512
+
+
+class SpecError(ValueError):
+    """A spec file that cannot be used, said in one line."""
 
 
 @dataclass(frozen=True)
 class TrainingDefaults:
-    """What `train.py` uses when no flag overrides it (the course notebook's settings)."""
+    """What `train.py` uses when no flag overrides it."""
 
     lr: float = 1.0
     epochs: int = 2001
     seed: int = 0
+    init: str = "pytorch"  # every weight and bias uniform in +-1/sqrt(fan_in)
 
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """A fully connected network: input width, hidden widths, activations and loss.
+    """A fully connected network with one output unit.
 
-    The output layer has width 1. `output_activation` and `loss` together decide the
-    output delta (sigmoid + binary cross-entropy gives y_hat - y).
+    `output_activation` and `loss` together decide the output delta (sigmoid + binary
+    cross-entropy gives y_hat - y). `source` is the spec file, relative to the repository.
     """
 
     name: str
     n_inputs: int
     hidden: tuple[int, ...]
-    hidden_activation: str
+    hidden_activations: tuple[str, ...]  # one per hidden layer
     output_activation: str
     loss: str
     dataset: str
     description: str
-    training: TrainingDefaults = TrainingDefaults()
+    training: TrainingDefaults = field(default_factory=TrainingDefaults)
+    source: str = ""
 
     @property
     def widths(self) -> tuple[int, ...]:
         return (self.n_inputs, *self.hidden, 1)
 
+    @property
+    def activations(self) -> tuple[str, ...]:
+        """Activation of every layer, input side first, the output's last."""
+        return (*self.hidden_activations, self.output_activation)
+
     def canonical_json(self) -> str:
-        """A stable text of the spec, hashed into every generated file's stamp."""
+        """A stable text of the spec, embedded in the generated module."""
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
 
-XOR = NetworkSpec(
-    name="xor",
-    n_inputs=2,
-    hidden=(2,),
-    hidden_activation="sigmoid",
-    output_activation="sigmoid",
-    loss="bce",
-    dataset="xor",
-    description="The assignment's 2-2-1 sigmoid network with binary cross-entropy on XOR",
-    training=TrainingDefaults(lr=1.0, epochs=2001, seed=1),
-)
+def spec_path(name_or_path: str | Path) -> Path:
+    """`xor` -> specs/xor.toml; a path is taken as it is."""
+    text = str(name_or_path)
+    if text.endswith(".toml") or "/" in text:
+        return Path(text)
+    return SPECS_DIR / f"{text}.toml"
 
-SPECS: dict[str, NetworkSpec] = {XOR.name: XOR}
+
+class _Fields:
+    """Typed access to a TOML table, every failure naming the file and the field."""
+
+    def __init__(self, path: Path, table: dict, prefix: str = "") -> None:
+        self.path, self.table, self.prefix = path, table, prefix
+
+    def fail(self, key: str, message: str) -> SpecError:
+        return SpecError(f"{self.path}: field '{self.prefix}{key}': {message}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default=None, required=True):
+        if key not in self.table:
+            if required:
+                raise self.fail(key, "missing")
+            return default
+        value = self.table[key]
+        if isinstance(value, bool) or not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(
+                k.__name__ for k in kind)
+            raise self.fail(key, f"must be {names}, got {value!r}")
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...], default=None, required=True) -> str:
+        value = self.get(key, str, default, required)
+        if value not in allowed:
+            raise self.fail(key, f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    def unknown(self, known: tuple[str, ...]) -> None:
+        extra = sorted(set(self.table) - set(known))
+        if extra:
+            raise self.fail(extra[0], f"unknown field; allowed: {', '.join(known)}")
+
+
+def parse_spec(path: Path, text: str) -> NetworkSpec:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"{path}: not valid TOML ({error})") from None
+    top = _Fields(path, data)
+    top.unknown(("name", "description", "inputs", "hidden", "activation", "output", "loss",
+                 "dataset", "training"))
+    name = top.get("name", str)
+    if not name.isidentifier() or name != path.stem:
+        raise top.fail("name", f"{name!r} must be a Python identifier equal to the file name "
+                               f"({path.stem!r})")
+    n_inputs = top.get("inputs", int)
+    if not 1 <= n_inputs <= MAX_WIDTH:
+        raise top.fail("inputs", f"{n_inputs} is not a width from 1 to {MAX_WIDTH}")
+    hidden = top.get("hidden", list)
+    if not hidden:
+        raise top.fail("hidden", "needs at least one hidden layer width")
+    for width in hidden:
+        if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_WIDTH:
+            raise top.fail("hidden", f"{width!r} is not a width from 1 to {MAX_WIDTH}")
+    activation = top.get("activation", (str, list))
+    activations = [activation] * len(hidden) if isinstance(activation, str) else activation
+    if len(activations) != len(hidden):
+        raise top.fail("activation", f"gives {len(activations)} activations for "
+                                     f"{len(hidden)} hidden layers")
+    for act in activations:
+        if act not in ACTIVATION_NAMES:
+            raise top.fail("activation", f"{act!r} is not one of {', '.join(ACTIVATION_NAMES)}")
+    output = top.choice("output", tuple(OUTPUTS))
+    loss = top.choice("loss", ("bce", "mse"))
+    if loss not in OUTPUTS[output]:
+        raise top.fail("loss", f"{loss!r} does not go with output {output!r}; allowed: "
+                               f"{', '.join(OUTPUTS[output])}")
+    dataset = top.choice("dataset", tuple(DATASET_WIDTHS))
+    if DATASET_WIDTHS[dataset] != n_inputs:
+        raise top.fail("dataset", f"{dataset!r} has {DATASET_WIDTHS[dataset]} inputs but the "
+                                  f"network has inputs = {n_inputs}")
+    training_table = top.get("training", dict, default={}, required=False)
+    train = _Fields(path, training_table, "training.")
+    train.unknown(("lr", "epochs", "seed", "init"))
+    lr = float(train.get("lr", (int, float), 1.0, required=False))
+    if not (lr > 0 and lr < float("inf")):
+        raise train.fail("lr", f"{lr!r} is not a positive finite number")
+    epochs = train.get("epochs", int, 2001, required=False)
+    if not 1 <= epochs <= 10_000_000:
+        raise train.fail("epochs", f"{epochs} is not from 1 to 10000000")
+    seed = train.get("seed", int, 0, required=False)
+    if seed < 0:
+        raise train.fail("seed", f"{seed} is negative")
+    init = train.choice("init", INITS, "pytorch", required=False)
+    description = top.get("description", str, default=name, required=False)
+    return NetworkSpec(name=name, n_inputs=n_inputs, hidden=tuple(hidden),
+                       hidden_activations=tuple(activations), output_activation=output,
+                       loss=loss, dataset=dataset, description=description,
+                       training=TrainingDefaults(lr, epochs, seed, init),
+                       source=_relative(path))
+
+
+def _relative(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(SPECS_DIR.parent).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def load_spec(name_or_path: str | Path = DEFAULT_SPEC) -> NetworkSpec:
+    """Read and check a spec file (`xor` means specs/xor.toml)."""
+    path = spec_path(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such spec file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"{path}: cannot read ({error.__class__.__name__})") from None
+    return parse_spec(path, text)

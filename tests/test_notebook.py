@@ -71,7 +71,7 @@ def test_model_cell_is_the_generated_module_code():
 
 def test_notebook_runs_and_solves_xor(executed):
     notebook, probe = executed
-    X, y = train.DATASETS["xor"]
+    X, y = train.model.dataset()
     assert probe["classes"] == [int(v) for v in y]
     images = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
               if "image/png" in o.get("data", {})]
@@ -83,7 +83,7 @@ def test_notebook_runs_and_solves_xor(executed):
 
 def test_notebook_loss_curve_equals_train_py(executed):
     _, probe = executed
-    X, y = train.DATASETS["xor"]
+    X, y = train.model.dataset()
     init = train.init_params(probe["seed"])
     _, history = train.train(init, X, y, probe["eta"], probe["epochs"])
     assert len(probe["losses"]) == len(history) == train.model.DEFAULTS["epochs"]

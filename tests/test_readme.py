@@ -46,7 +46,7 @@ def test_readme_success_rate_claim():
 
     import train
 
-    X, y = train.DATASETS["xor"]
+    X, y = train.model.dataset()
     solved = 0
     for seed in range(300):
         params, _ = train.train(train.init_params(seed), X, y, 1.0, 2001)

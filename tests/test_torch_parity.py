@@ -72,7 +72,7 @@ def test_gradients_equal_autograd_when_saturated(params, data, scale):
 @pytest.mark.parametrize("seed", [1, 0, 7])
 def test_ten_thousand_epochs_match_pytorch_sgd(seed):
     """The course notebook's own loop (BCELoss, torch.optim.SGD) from the same init."""
-    X, y = train.DATASETS["xor"]
+    X, y = train.model.dataset()
     init = train.init_params(seed)
     params, history = train.train(init, X, y, 1.0, 10_000)
     torch_params, torch_history = train.torch_reference(init, X, y, 1.0, 10_000)

@@ -30,7 +30,7 @@ def test_default_run_solves_xor_and_the_loss_decreases(trained):
     assert np.all(np.diff(losses[600:]) < 0)  # past the plateau, every step helps
     record = json.loads((out / "params.json").read_text())
     assert record["lr"] == 1.0 and record["epochs"] == 2001
-    X, y = train.DATASETS["xor"]
+    X, y = train.model.dataset()
     y_hat = train.model.forward(train.from_json(record["params"], "params"), X)
     assert np.array_equal(y_hat >= 0.5, y >= 0.5)
     assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -43,7 +43,7 @@ def test_params_json_replays_the_run_exactly(trained):
     fresh = train.init_params(record["seed"])
     for name in init:
         assert np.array_equal(init[name], fresh[name])  # JSON floats round-trip exactly
-    X, y = train.DATASETS["xor"]
+    X, y = train.model.dataset()
     params, history = train.train(init, X, y, record["lr"], record["epochs"])
     for name, value in train.from_json(record["params"], "params").items():
         assert np.array_equal(params[name], value)
@@ -70,7 +70,7 @@ def test_initialisation_is_pytorch_style():
 
 
 def test_gradient_descent_step_is_the_update_rule():
-    X, y = train.DATASETS["xor"]
+    X, y = train.model.dataset()
     init = train.init_params(3)
     params, _ = train.train(init, X, y, 0.5, 1)
     grads = train.model.gradients(init, X, y)

@@ -1,0 +1,137 @@
+"""Forward pass, loss and gradients of network `xor_mse`.
+
+A 2-3-1 tanh network with a linear output and mean squared error on XOR.
+
+GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/xor_mse.toml`
+(python -m derive specs/xor_mse.toml): written from that spec, the SymPy derivation in
+derive/ and the template derive/templates/module.py.j2. Gradients are SymPy's, proved
+equal to the derivative of the loss.
+inputs-sha256: 710b3d2b137a11f00a01739b5e3814c6d65dd75d086dcca89d85ff7929d663ea
+"""
+
+import numpy as np
+
+SPEC_NAME = "xor_mse"
+# The spec this module was derived from, and what train.py needs to check it is fresh:
+# the hash of (spec file, derive/ sources and templates, printer versions), and this file's
+# own hash (computed without the MODULE_SHA256 line) to notice hand edits.
+SPEC_FILE = "specs/xor_mse.toml"
+INPUTS_SHA256 = "710b3d2b137a11f00a01739b5e3814c6d65dd75d086dcca89d85ff7929d663ea"
+MODULE_SHA256 = "c247c7a68d4ad587f19b7a17cc9ae071ce23983b493063e377633be9ae53a3dd"
+DATASET = "xor"
+LOSS = "squared error"
+LOSS_NAME = "mse"
+ACTIVATIONS = ("tanh", "identity",)  # per layer, input side first
+DEFAULTS = {"lr": 0.1, "epochs": 3000, "seed": 0}
+N_INPUTS = 2
+# (name, shape, fan-in) of every parameter, in initialisation order.
+PARAMS = (
+    ("W1", (3, 2), 2),
+    ("b1", (3,), 2),
+    ("w2", (3,), 3),
+    ("b2", (), 3),
+)
+
+
+def _inputs(X):
+    """X as a float array of shape (N, 2), or a clear error."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != N_INPUTS:
+        raise ValueError(f"X must have shape (N, {N_INPUTS}), got {X.shape}")
+    return X
+
+
+def _targets(y, n):
+    """Check y holds one target per sample."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},), got {y.shape}")
+    return y
+
+
+def forward(params, X):
+    """Predictions y_hat, shape (N,), for inputs X of shape (N, 2)."""
+    W1 = np.asarray(params["W1"], dtype=np.float64)
+    b1 = np.asarray(params["b1"], dtype=np.float64)
+    w2 = np.asarray(params["w2"], dtype=np.float64)
+    b2 = np.asarray(params["b2"], dtype=np.float64)
+    X = _inputs(X)
+    x_1, x_2 = X[:, 0], X[:, 1]
+    z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
+    z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
+    z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
+    h_1 = np.tanh(z1_1)
+    h_2 = np.tanh(z1_2)
+    h_3 = np.tanh(z1_3)
+    z2 = b2 + h_1*w2[0] + h_2*w2[1] + h_3*w2[2]
+    y_hat = z2
+    return y_hat
+
+
+def loss(params, X, y):
+    """Mean squared error over the N samples, computed from the output logit."""
+    W1 = np.asarray(params["W1"], dtype=np.float64)
+    b1 = np.asarray(params["b1"], dtype=np.float64)
+    w2 = np.asarray(params["w2"], dtype=np.float64)
+    b2 = np.asarray(params["b2"], dtype=np.float64)
+    X = _inputs(X)
+    x_1, x_2 = X[:, 0], X[:, 1]
+    y = _targets(y, X.shape[0])
+    z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
+    z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
+    z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
+    h_1 = np.tanh(z1_1)
+    h_2 = np.tanh(z1_2)
+    h_3 = np.tanh(z1_3)
+    z2 = b2 + h_1*w2[0] + h_2*w2[1] + h_3*w2[2]
+    return float(np.mean((z2 - y)**2))
+
+
+def loss_and_gradients(params, X, y):
+    """The loss and dL/dtheta for every parameter, from one forward pass."""
+    W1 = np.asarray(params["W1"], dtype=np.float64)
+    b1 = np.asarray(params["b1"], dtype=np.float64)
+    w2 = np.asarray(params["w2"], dtype=np.float64)
+    b2 = np.asarray(params["b2"], dtype=np.float64)
+    X = _inputs(X)
+    x_1, x_2 = X[:, 0], X[:, 1]
+    y = _targets(y, X.shape[0])
+    z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
+    z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
+    z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
+    h_1 = np.tanh(z1_1)
+    h_2 = np.tanh(z1_2)
+    h_3 = np.tanh(z1_3)
+    z2 = b2 + h_1*w2[0] + h_2*w2[1] + h_3*w2[2]
+    y_hat = z2
+    loss_value = float(np.mean((z2 - y)**2))
+    delta2 = -2*y + 2*y_hat
+    delta1_1 = delta2*w2[0]*(1 - h_1**2)
+    delta1_2 = delta2*w2[1]*(1 - h_2**2)
+    delta1_3 = delta2*w2[2]*(1 - h_3**2)
+    grads = {
+        "W1": np.array([
+            [np.mean(delta1_1*x_1), np.mean(delta1_1*x_2)],
+            [np.mean(delta1_2*x_1), np.mean(delta1_2*x_2)],
+            [np.mean(delta1_3*x_1), np.mean(delta1_3*x_2)],
+        ]),
+        "b1": np.array([np.mean(delta1_1), np.mean(delta1_2), np.mean(delta1_3)]),
+        "w2": np.array([np.mean(h_1*delta2), np.mean(h_2*delta2), np.mean(h_3*delta2)]),
+        "b2": np.mean(delta2),
+    }
+    return loss_value, grads
+
+
+def gradients(params, X, y):
+    """dL/dtheta for every parameter: a dict with the keys and shapes of `params`."""
+    return loss_and_gradients(params, X, y)[1]
+
+
+def dataset(seed=0):
+    """The XOR truth table: X of shape (4, 2), y of shape (4,), float64.
+
+    `seed` is unused: a truth table is the same every time.
+    """
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([0.0, 1.0, 1.0, 0.0])
+    return X, y
