@@ -8,7 +8,7 @@ SPEC   ?=
 TRAIN_SPEC := $(if $(SPEC),$(SPEC),specs/xor.toml)
 NAME   := $(basename $(notdir $(TRAIN_SPEC)))
 
-.PHONY: help setup setup-torch derive train notebook test test-all lint readme clean
+.PHONY: help setup setup-torch bench derive train notebook test test-all lint readme clean
 
 help:
 	@echo "make train   - set up .venv, derive if stale, train the XOR network (outputs in out/)"
@@ -17,6 +17,7 @@ help:
 	@echo "make derive  - re-derive gradients and rewrite generated/ (byte-identical every run)"
 	@echo "make setup-torch - add the optional PyTorch referee (train.py --compare-torch)"
 	@echo "make lint    - ruff over hand-written and generated code"
+	@echo "make bench   - benchmarks: derivation time by network size, generated code speed"
 	@echo "make readme  - rerun the README's example and rewrite its output block"
 
 $(STAMP): pyproject.toml
@@ -49,7 +50,10 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check derive generated tests train.py
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) bench/derive_bench.py
 
 readme: $(STAMP)
 	$(PY) tests/readme_example.py

@@ -213,6 +213,11 @@ def _hidden_name(network: Network, layer: int) -> str:
     return r"\vec{h}_n" if len(network.layers) == 2 else rf"\vec{{h}}^{{({layer})}}_n"
 
 
+def _transposed(vector: str) -> str:
+    """v^T, with parentheses where v already carries a superscript (TeX allows one)."""
+    return rf"\left({vector}\right)^{{\top}}" if "^" in vector else rf"{vector}^{{\top}}"
+
+
 def _apply(activation: str, body: str) -> str:
     if activation == "identity":
         return body
@@ -290,7 +295,7 @@ def _recursion(gradients: Gradients) -> list[Formula]:
         else:
             delta = rf"\vec{{\delta}}^{tag}_n"
             formulas.append(Formula("", rf"{_partial(f'W^{tag}')} = "
-                                        + _mean(rf"{delta} {{{previous}}}^{{\top}}")))
+                                        + _mean(f"{delta} {_transposed(previous)}")))
         formulas.append(Formula("", rf"{_partial(f'b^{tag}')} = {_mean(delta)}"))
     return formulas
 

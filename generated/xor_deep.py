@@ -6,7 +6,7 @@ GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/xor_deep.t
 (python -m derive specs/xor_deep.toml): written from that spec, the SymPy derivation in
 derive/ and the template derive/templates/module.py.j2. Gradients are SymPy's, proved
 equal to the derivative of the loss.
-inputs-sha256: 47eca6096b1ba60667294ec0629967e4dfefd24960bb969c57cb022ba3177b76
+inputs-sha256: a475038f0e82b89360f96d2f1e6728d55474f5b4e6b295db48f8a717d656a66e
 """
 
 import numpy as np
@@ -16,8 +16,8 @@ SPEC_NAME = "xor_deep"
 # the hash of (spec file, derive/ sources and templates, printer versions), and this file's
 # own hash (computed without the MODULE_SHA256 line) to notice hand edits.
 SPEC_FILE = "specs/xor_deep.toml"
-INPUTS_SHA256 = "47eca6096b1ba60667294ec0629967e4dfefd24960bb969c57cb022ba3177b76"
-MODULE_SHA256 = "02c8f0646846daac92fee7da17f9836f081d2b4aa03cefd7b392d924301306b1"
+INPUTS_SHA256 = "a475038f0e82b89360f96d2f1e6728d55474f5b4e6b295db48f8a717d656a66e"
+MODULE_SHA256 = "d211c50f1ce31672cfa477b4add10ce18b25392a21c388e54dae0dc340f291f2"
 DATASET = "xor"
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
@@ -65,20 +65,11 @@ def forward(params, X):
     w3 = np.asarray(params["w3"], dtype=np.float64)
     b3 = np.asarray(params["b3"], dtype=np.float64)
     X = _inputs(X)
-    x_1, x_2 = X[:, 0], X[:, 1]
-    z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
-    z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
-    z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
-    h1_1 = np.tanh(z1_1)
-    h1_2 = np.tanh(z1_2)
-    h1_3 = np.tanh(z1_3)
-    z2_1 = b2[0] + W2[0, 0]*h1_1 + W2[0, 1]*h1_2 + W2[0, 2]*h1_3
-    z2_2 = b2[1] + W2[1, 0]*h1_1 + W2[1, 1]*h1_2 + W2[1, 2]*h1_3
-    z2_3 = b2[2] + W2[2, 0]*h1_1 + W2[2, 1]*h1_2 + W2[2, 2]*h1_3
-    h2_1 = sigmoid(z2_1)
-    h2_2 = sigmoid(z2_2)
-    h2_3 = sigmoid(z2_3)
-    z3 = b3 + h2_1*w3[0] + h2_2*w3[1] + h2_3*w3[2]
+    z1 = X @ W1.T + b1
+    h1 = np.tanh(z1)
+    z2 = h1 @ W2.T + b2
+    h2 = sigmoid(z2)
+    z3 = h2 @ w3 + b3
     y_hat = sigmoid(z3)
     return y_hat
 
@@ -92,21 +83,12 @@ def loss(params, X, y):
     w3 = np.asarray(params["w3"], dtype=np.float64)
     b3 = np.asarray(params["b3"], dtype=np.float64)
     X = _inputs(X)
-    x_1, x_2 = X[:, 0], X[:, 1]
     y = _targets(y, X.shape[0])
-    z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
-    z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
-    z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
-    h1_1 = np.tanh(z1_1)
-    h1_2 = np.tanh(z1_2)
-    h1_3 = np.tanh(z1_3)
-    z2_1 = b2[0] + W2[0, 0]*h1_1 + W2[0, 1]*h1_2 + W2[0, 2]*h1_3
-    z2_2 = b2[1] + W2[1, 0]*h1_1 + W2[1, 1]*h1_2 + W2[1, 2]*h1_3
-    z2_3 = b2[2] + W2[2, 0]*h1_1 + W2[2, 1]*h1_2 + W2[2, 2]*h1_3
-    h2_1 = sigmoid(z2_1)
-    h2_2 = sigmoid(z2_2)
-    h2_3 = sigmoid(z2_3)
-    z3 = b3 + h2_1*w3[0] + h2_2*w3[1] + h2_3*w3[2]
+    z1 = X @ W1.T + b1
+    h1 = np.tanh(z1)
+    z2 = h1 @ W2.T + b2
+    h2 = sigmoid(z2)
+    z3 = h2 @ w3 + b3
     return float(np.mean(-z3*y + np.logaddexp(0.0, z3)))
 
 
@@ -119,44 +101,23 @@ def loss_and_gradients(params, X, y):
     w3 = np.asarray(params["w3"], dtype=np.float64)
     b3 = np.asarray(params["b3"], dtype=np.float64)
     X = _inputs(X)
-    x_1, x_2 = X[:, 0], X[:, 1]
     y = _targets(y, X.shape[0])
-    z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
-    z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
-    z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
-    h1_1 = np.tanh(z1_1)
-    h1_2 = np.tanh(z1_2)
-    h1_3 = np.tanh(z1_3)
-    z2_1 = b2[0] + W2[0, 0]*h1_1 + W2[0, 1]*h1_2 + W2[0, 2]*h1_3
-    z2_2 = b2[1] + W2[1, 0]*h1_1 + W2[1, 1]*h1_2 + W2[1, 2]*h1_3
-    z2_3 = b2[2] + W2[2, 0]*h1_1 + W2[2, 1]*h1_2 + W2[2, 2]*h1_3
-    h2_1 = sigmoid(z2_1)
-    h2_2 = sigmoid(z2_2)
-    h2_3 = sigmoid(z2_3)
-    z3 = b3 + h2_1*w3[0] + h2_2*w3[1] + h2_3*w3[2]
+    z1 = X @ W1.T + b1
+    h1 = np.tanh(z1)
+    z2 = h1 @ W2.T + b2
+    h2 = sigmoid(z2)
+    z3 = h2 @ w3 + b3
     y_hat = sigmoid(z3)
     loss_value = float(np.mean(-z3*y + np.logaddexp(0.0, z3)))
     delta3 = y_hat - y
-    delta2_1 = h2_1*delta3*w3[0]*(1 - h2_1)
-    delta2_2 = h2_2*delta3*w3[1]*(1 - h2_2)
-    delta2_3 = h2_3*delta3*w3[2]*(1 - h2_3)
-    delta1_1 = (1 - h1_1**2)*(W2[0, 0]*delta2_1 + W2[1, 0]*delta2_2 + W2[2, 0]*delta2_3)
-    delta1_2 = (1 - h1_2**2)*(W2[0, 1]*delta2_1 + W2[1, 1]*delta2_2 + W2[2, 1]*delta2_3)
-    delta1_3 = (1 - h1_3**2)*(W2[0, 2]*delta2_1 + W2[1, 2]*delta2_2 + W2[2, 2]*delta2_3)
+    delta2 = (np.outer(delta3, w3))*(h2*(1 - h2))
+    delta1 = (delta2 @ W2)*(1 - h1**2)
     grads = {
-        "W1": np.array([
-            [np.mean(delta1_1*x_1), np.mean(delta1_1*x_2)],
-            [np.mean(delta1_2*x_1), np.mean(delta1_2*x_2)],
-            [np.mean(delta1_3*x_1), np.mean(delta1_3*x_2)],
-        ]),
-        "b1": np.array([np.mean(delta1_1), np.mean(delta1_2), np.mean(delta1_3)]),
-        "W2": np.array([
-            [np.mean(h1_1*delta2_1), np.mean(h1_2*delta2_1), np.mean(h1_3*delta2_1)],
-            [np.mean(h1_1*delta2_2), np.mean(h1_2*delta2_2), np.mean(h1_3*delta2_2)],
-            [np.mean(h1_1*delta2_3), np.mean(h1_2*delta2_3), np.mean(h1_3*delta2_3)],
-        ]),
-        "b2": np.array([np.mean(delta2_1), np.mean(delta2_2), np.mean(delta2_3)]),
-        "w3": np.array([np.mean(h2_1*delta3), np.mean(h2_2*delta3), np.mean(h2_3*delta3)]),
+        "W1": delta1.T @ X / X.shape[0],
+        "b1": delta1.mean(axis=0),
+        "W2": delta2.T @ h1 / X.shape[0],
+        "b2": delta2.mean(axis=0),
+        "w3": h2.T @ delta3 / X.shape[0],
         "b3": np.mean(delta3),
     }
     return loss_value, grads

@@ -21,15 +21,19 @@ def _latex_engine() -> str | None:
     return engine
 
 
-def test_gradients_tex_compiles_in_a_minimal_article(tmp_path):
+TEX_FILES = sorted(p.name for p in (REPO / "generated").glob("*.tex"))
+
+
+@pytest.mark.parametrize("name", TEX_FILES)
+def test_tex_compiles_in_a_minimal_article(tmp_path, name):
     engine = _latex_engine()
     if engine is None:
         pytest.skip("no LaTeX engine installed (apt-get install texlive-latex-base); "
                     ".ci/run installs one and sets REQUIRE_LATEX=1")
-    shutil.copy(TEX, tmp_path / "gradients.tex")
+    shutil.copy(REPO / "generated" / name, tmp_path / name)
     (tmp_path / "main.tex").write_text(
         "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n"
-        "\\input{gradients.tex}\n\\end{document}\n")
+        f"\\input{{{name}}}\n\\end{{document}}\n")
     result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:]
@@ -44,10 +48,13 @@ def _tex_formulas(text: str) -> list[str]:
             for block in blocks for line in block.strip().splitlines()]
 
 
-def test_markdown_has_the_same_formulas_as_the_tex():
-    md_formulas = [f.strip() for f in re.findall(r"\$\$\n(.*?)\n\$\$", MD.read_text(), re.S)]
-    tex_formulas = _tex_formulas(TEX.read_text())
-    assert len(tex_formulas) >= 4 + 4 + 4
+@pytest.mark.parametrize("name", TEX_FILES)
+def test_markdown_has_the_same_formulas_as_the_tex(name):
+    tex = REPO / "generated" / name
+    md = tex.with_suffix(".md")
+    md_formulas = [f.strip() for f in re.findall(r"\$\$\n(.*?)\n\$\$", md.read_text(), re.S)]
+    tex_formulas = _tex_formulas(tex.read_text())
+    assert len(tex_formulas) >= 4 + 4
     assert md_formulas == tex_formulas
 
 

@@ -12,6 +12,7 @@ from conftest import REPO, run
 from nbclient import NotebookClient
 
 import train
+from derive.check import load_module
 
 NOTEBOOK = REPO / "generated" / "xor.ipynb"
 PROBE = ("import json\nprint(json.dumps({'losses': [float(v) for v in losses], "
@@ -26,6 +27,35 @@ def executed():
     NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
     probe = json.loads(notebook.cells[-1].outputs[0]["text"])
     return notebook, probe
+
+
+ALL = sorted((REPO / "generated").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_every_notebook_is_valid_standalone_and_inlines_its_module(path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    imported = set(re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", code, re.M))
+    assert imported == {"numpy", "matplotlib"}
+    module = (REPO / "generated" / f"{path.stem}.py").read_text()
+    cell = next(c.source for c in notebook.cells if "def loss_and_gradients" in c.source)
+    assert cell.strip() in module
+    data_cell = next(c.source for c in notebook.cells if "def dataset(" in c.source)
+    assert data_cell.split("\n\n\nX, y = dataset()")[0].strip() in module
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [p for p in ALL if p.stem != "xor"], ids=lambda p: p.stem)
+def test_every_notebook_runs_and_fits_its_data(path):
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(PROBE, id="test-probe"))
+    NotebookClient(notebook, timeout=600, kernel_name="python3").execute()
+    probe = json.loads(notebook.cells[-1].outputs[0]["text"])
+    model = load_module(REPO / "generated" / f"{path.stem}.py")
+    _, y = model.dataset()
+    assert probe["classes"] == [int(v >= 0.5) for v in y]
 
 
 def test_notebook_is_valid_nbformat_v4():
