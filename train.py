@@ -148,29 +148,56 @@ def init_params(seed: int) -> dict[str, np.ndarray]:
     return params
 
 
+FAST_PATH_MAX_SAMPLES = 64  # up to here train_fast (plain Python) beats NumPy; make bench
+
+
 def train(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, lr: float, epochs: int,
-          report: Callable[[int, float], None] | None = None,
+          report: Callable[[int, float], None] | None = None, path: str = "auto",
           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Run `epochs` steps of theta <- theta - lr * dL/dtheta; return the params and losses.
 
-    history[e] is the loss before update e, as the course notebook records it.
+    history[e] is the loss before update e, as the course notebook records it. `path`:
+    "fast" runs the generated plain-Python loop (small networks and batches), "numpy"
+    steps through loss_and_gradients; "auto" picks the faster one that applies.
     """
-    history = np.empty(epochs)
-    every = max(1, epochs // 10)
+    if path == "auto":
+        small = hasattr(model, "train_fast") and len(X) <= FAST_PATH_MAX_SAMPLES
+        path = "fast" if small else "numpy"
+    result = None
+    if path == "fast":
+        try:
+            result = model.train_fast(params, X, y, lr, epochs)
+        except OverflowError:  # exp() beyond +-709: the NumPy code handles that range
+            result = None
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below, not warned
-        return _descend(params, X, y, lr, epochs, history, every, report)
+        if result is None:
+            result = _descend(params, X, y, lr, epochs)
+        trained, history = result
+        _check_converged(trained, history, lr, X, y)
+    if report is not None:
+        for epoch in sorted({*range(0, epochs, max(1, epochs // 10)), epochs - 1}):
+            report(epoch, float(history[epoch]))
+    return trained, history
 
 
-def _descend(params, X, y, lr, epochs, history, every, report):
+def _descend(params, X, y, lr, epochs):
+    history = np.empty(epochs)
     for epoch in range(epochs):
         loss, grads = model.loss_and_gradients(params, X, y)
         history[epoch] = loss
         if not math.isfinite(loss):
-            raise Diverged(f"training diverged: loss became {loss} at epoch {epoch} "
-                           f"(lr {lr:g}); try a smaller --lr")
-        if report is not None and (epoch % every == 0 or epoch == epochs - 1):
-            report(epoch, loss)
+            break
         params = {name: value - lr * grads[name] for name, value in params.items()}
+    return params, history
+
+
+def _check_converged(params, history, lr, X, y) -> None:
+    """Raise Diverged on a non-finite loss or parameter, or a loss ending far above its start."""
+    bad_epochs = np.flatnonzero(~np.isfinite(history))
+    if len(bad_epochs):
+        epoch = int(bad_epochs[0])
+        raise Diverged(f"training diverged: loss became {history[epoch]} at epoch {epoch} "
+                       f"(lr {lr:g}); try a smaller --lr")
     bad = [name for name, value in params.items() if not np.all(np.isfinite(value))]
     if bad:
         raise Diverged(f"training diverged: parameters {', '.join(bad)} are not finite "
@@ -179,7 +206,6 @@ def _descend(params, X, y, lr, epochs, history, every, report):
     if not math.isfinite(final) or final > 10.0 * history[0] + 1.0:
         raise Diverged(f"training diverged: loss went from {history[0]:.4g} to {final:.4g} "
                        f"(lr {lr:g}); try a smaller --lr")
-    return params, history
 
 
 def to_json(params: dict[str, np.ndarray]) -> dict[str, object]:

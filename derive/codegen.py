@@ -34,9 +34,11 @@ def code_name(info: SymbolInfo, name: str, network: Network) -> str:
 class NumPyCodePrinter(PythonCodePrinter):
     """Prints derived expressions as NumPy array code with the module's own names."""
 
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: Network, sigmoid_of: dict[str, str] | None = None) -> None:
+        """`sigmoid_of` names arrays already holding sigmoid(z), by the name of z."""
         super().__init__({"standard": "python3", "order": "none"})
         self._network = network
+        self._sigmoid_of = sigmoid_of or {}
         self.used_helpers: set[str] = set()
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
@@ -48,7 +50,12 @@ class NumPyCodePrinter(PythonCodePrinter):
         return f"sigmoid({self._print(expr.args[0])})"
 
     def _print_softplus(self, expr: softplus) -> str:
-        return f"np.logaddexp(0.0, {self._print(expr.args[0])})"
+        z = self._print(expr.args[0])
+        if z in self._sigmoid_of:  # reuse sigmoid(z): one log instead of exp and log
+            self.used_helpers.add("softplus_from_sigmoid")
+            return f"softplus_from_sigmoid({z}, {self._sigmoid_of[z]})"
+        self.used_helpers.add("softplus")
+        return f"softplus({z})"
 
     def _print_relu(self, expr: relu) -> str:
         return f"np.maximum({self._print(expr.args[0])}, 0.0)"
@@ -60,19 +67,56 @@ class NumPyCodePrinter(PythonCodePrinter):
         return f"np.tanh({self._print(expr.args[0])})"
 
 
+class PythonScalarPrinter(PythonCodePrinter):
+    """Prints derived expressions as plain-Python float code: one sample, one network.
+
+    Parameters become local floats (W1_1_2), so an epoch runs with no NumPy call at all.
+    exp() may raise OverflowError for |z| > 709; callers fall back to the NumPy code then.
+    """
+
+    def __init__(self, network: Network) -> None:
+        super().__init__({"standard": "python3", "order": "none"})
+        self._network = network
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        info = self._network.info.get(expr)
+        if info is None or info.family in ("W", "w", "b"):
+            return expr.name
+        return code_name(info, expr.name, self._network)
+
+    def _print_sigmoid(self, expr: sigmoid) -> str:
+        return f"1.0 / (1.0 + exp(-{self.parenthesize(expr.args[0], 100)}))"
+
+    def _print_softplus(self, expr: softplus) -> str:
+        z = self.parenthesize(expr.args[0], 100)
+        return f"({z} + log1p(exp(-{z})))"
+
+    def _print_relu(self, expr: relu) -> str:
+        z = self._print(expr.args[0])
+        return f"({z} if {z} > 0.0 else 0.0)"
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        return f"(1.0 if {self._print(expr.args[0])} > 0.0 else 0.0)"
+
+    def _print_tanh(self, expr: sp.tanh) -> str:
+        return f"tanh({self._print(expr.args[0])})"
+
+
 @dataclass(frozen=True)
 class Line:
     target: str
     value: str
 
 
-def _array_literal(shape: tuple[int, ...], items: list[str], indent: str) -> str:
-    """A NumPy array of per-element means, one matrix row per line."""
+def _array_literal(shape: tuple[int, ...], items: list[str], indent: str,
+                   used: int = 0) -> str:
+    """A NumPy array of per-element means, one matrix row per line; `used` is how much of
+    the line stands before it (default: a dict entry at `indent`)."""
     if shape == ():
         return items[0]
     if len(shape) == 1:
         one_line = f"np.array([{', '.join(items)}])"
-        if len(one_line) + len(indent) + 12 <= 100:
+        if len(one_line) + (used or len(indent) + 12) <= 100:
             return one_line
         body = "".join(f"{indent}    {item},\n" for item in items)
         return f"np.array([\n{body}{indent}])"
@@ -104,13 +148,32 @@ def module_context(gradients: Gradients) -> dict:
     logit = network.output.z[0]
     logit_name = printer.doprint(logit) if lines["columns"] else f"z{network.output.number}"
     sample_loss = network.loss_of_logit(logit).xreplace({logit: sp.Symbol(logit_name)})
+    scalar_lines = lines if lines["columns"] else _scalar_lines(gradients, printer)
+    loss_with_prediction, fast = sample_loss, None
+    if network.output.activation.name == "sigmoid":
+        y_hat = lines["forward"][-1].target
+        with_sigmoid = NumPyCodePrinter(network, {logit_name: y_hat})
+        loss_with_prediction = with_sigmoid.doprint(sample_loss)
+        printer.used_helpers |= with_sigmoid.used_helpers
+    if network.output.activation.name == "sigmoid" or lines["columns"]:
+        unit_logit = scalar_lines["forward"][-2].target
+        unit_printer = NumPyCodePrinter(network, {unit_logit: scalar_lines["forward"][-1].target})
+        fast = _fast_context(gradients, scalar_lines,
+                             unit_printer.doprint(network.loss_of_logit(logit)))
+        printer.used_helpers |= unit_printer.used_helpers
+    else:
+        fast = _fast_context(gradients, scalar_lines, printer.doprint(
+            network.loss_of_logit(logit)))
     return {
         "spec": network.spec,
         "loss_title": network.loss.title,
         "params": network.params,
         "mode": "scalar" if lines["columns"] else "matrix",
         **lines,
+        "unit_lines": scalar_lines,
         "sample_loss": printer.doprint(sample_loss),
+        "loss_with_prediction": loss_with_prediction,
+        "fast": fast,
         "helpers": sorted(printer.used_helpers),
     }
 
@@ -130,6 +193,74 @@ def _scalar_lines(gradients: Gradients, printer: NumPyCodePrinter) -> dict:
         grads.append(Line(param.name, _array_literal(param.shape, items, " " * 8)))
     columns = [printer.doprint(x) for x in network.x]
     return {"columns": columns, "forward": forward, "deltas": deltas, "grads": grads}
+
+
+FAST_MAX_PARAMS = 40  # networks up to this size also get train_fast and train_ensemble
+
+
+def _fast_context(gradients: Gradients, numpy_lines: dict, sample_loss: str) -> dict | None:
+    """What train_fast (plain Python) and train_ensemble (NumPy over K networks) print."""
+    network = gradients.network
+    if sum(len(p.symbols) for p in network.params) > FAST_MAX_PARAMS:
+        return None
+    py = PythonScalarPrinter(network)
+    logit = network.output.z[0]
+    forward = []
+    for layer in network.layers:
+        for z, z_expr in zip(layer.z, layer.z_local):
+            forward.append(Line(py.doprint(z), py.doprint(z_expr)))
+        for a, a_expr in zip(layer.a, layer.a_local):
+            forward.append(Line(py.doprint(a), py.doprint(a_expr)))
+    params = []
+    for param in network.params:
+        names = [s.name for s in param.symbols]
+        grads = [Line(f"g_{name}", py.doprint(e))
+                 for name, e in zip(names, gradients.params[param.name])]
+        zero = [" = ".join(f"g_{name}" for name in names[k:k + 6]) + " = 0.0"
+                for k in range(0, len(names), 6)]
+        params.append({"name": param.name, "shape": param.shape, "locals": names,
+                       "grads": grads, "zero": zero, "rebuild": _nested(param.shape, names),
+                       "unpack": _unpack(names, f'_floats(params["{param.name}"])')})
+    ensemble_updates = []
+    printer = NumPyCodePrinter(network)
+    for param in network.params:
+        for symbol, expr in zip(param.symbols, gradients.params[param.name]):
+            entry = printer.doprint(symbol)
+            ensemble_updates.append(Line(entry, f"lr * (np.sum({printer.doprint(expr)}, "
+                                                f"axis=0) / n)"))
+    return {
+        "forward": forward,
+        "loss": py.doprint(network.loss_of_logit(logit)),
+        "deltas": [Line(py.doprint(s), py.doprint(e)) for s, e in gradients.deltas],
+        "params": params,
+        "inputs": [py.doprint(x) for x in network.x],
+        "ensemble_updates": ensemble_updates,
+        "ensemble_loss": sample_loss,
+        "prediction": numpy_lines["forward"][-1].target,
+    }
+
+
+def _nested(shape: tuple[int, ...], names: list[str]) -> str:
+    """Python literal rebuilding an array of `shape` from flat local names, a row a line."""
+    if shape == ():
+        return names[0]
+    if len(shape) == 1:
+        return f"[{', '.join(names)}]"
+    rows = [names[r * shape[1]:(r + 1) * shape[1]] for r in range(shape[0])]
+    if len(rows) <= 2:
+        return "[" + ", ".join(f"[{', '.join(row)}]" for row in rows) + "]"
+    body = "".join(f"            [{', '.join(row)}],\n" for row in rows)
+    return f"[\n{body}        ]"
+
+
+def _unpack(names: list[str], source: str) -> str:
+    """`a, b, c = source`, wrapped in parentheses over lines of at most 100 columns."""
+    line = f"    {', '.join(names)}{',' if len(names) == 1 else ''} = {source}"
+    if len(line) <= 100:
+        return line
+    rows = [names[k:k + 8] for k in range(0, len(names), 8)]
+    body = ",\n     ".join(", ".join(row) for row in rows)
+    return f"    ({body}) = {source}"
 
 
 def _layer_names(network: Network) -> dict[int, tuple[str, str]]:
@@ -237,8 +368,12 @@ def render_module(gradients: Gradients, stamp: str) -> str:
     network = gradients.network
     context = module_context(gradients)
     activations = tuple(layer.activation.name for layer in network.layers)
+    fast = context["fast"]
+    fast_code = "" if fast is None else " ".join(
+        [fast["loss"], *(line.value for line in fast["forward"] + fast["deltas"])])
+    math_names = [name for name in ("exp", "log1p", "tanh") if f"{name}(" in fast_code]
     text = template_environment().get_template("module.py.j2").render(
-        stamp=stamp,
+        stamp=stamp, math_names=math_names,
         activations="(" + "".join(f'"{name}", ' for name in activations).rstrip() + ")",
         module_sha256=_PENDING, **context)
     pending = MODULE_HASH_LINE.format(_PENDING)

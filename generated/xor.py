@@ -6,8 +6,10 @@ GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/xor.toml`
 (python -m derive specs/xor.toml): written from that spec, the SymPy derivation in
 derive/ and the template derive/templates/module.py.j2. Gradients are SymPy's, proved
 equal to the derivative of the loss.
-inputs-sha256: b5f11fe6a4e43d5236693c68daa8f6af2cedeecfd0149952ba545b4820ae0c4b
+inputs-sha256: 7cd70a8a2c68c7c126946c2855dac80b461615dc084fc9aaece0c3d628bb3637
 """
+
+from math import exp, log1p
 
 import numpy as np
 
@@ -16,8 +18,8 @@ SPEC_NAME = "xor"
 # the hash of (spec file, derive/ sources and templates, printer versions), and this file's
 # own hash (computed without the MODULE_SHA256 line) to notice hand edits.
 SPEC_FILE = "specs/xor.toml"
-INPUTS_SHA256 = "b5f11fe6a4e43d5236693c68daa8f6af2cedeecfd0149952ba545b4820ae0c4b"
-MODULE_SHA256 = "a6624a3c4fb6458911874e4598a38bbc73cdeebf5fc1344711328f32b5374e31"
+INPUTS_SHA256 = "7cd70a8a2c68c7c126946c2855dac80b461615dc084fc9aaece0c3d628bb3637"
+MODULE_SHA256 = "c05deceb759cbb650c71a87cb76ef623de8c0d96cda54cd3a0dd01e617242549"
 DATASET = "xor"
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
@@ -34,8 +36,32 @@ PARAMS = (
 
 
 def sigmoid(z):
-    """Logistic function 1 / (1 + exp(-z)), as exp(-log(1 + exp(-z))): no overflow."""
-    return np.exp(-np.logaddexp(0.0, -z))
+    """Logistic function 1 / (1 + exp(-z)), as PyTorch computes it.
+
+    exp(-z) overflows to inf for z < -709, which gives exactly 0: the warning is noise.
+    """
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def softplus(z):
+    """log(1 + exp(z)) without overflow, as max(z, 0) + log1p(exp(-|z|)).
+
+    log1p(e) is taken as log(u) - ((u - 1) - e) / u with u = 1 + e: as exact as np.log1p,
+    and several times faster here because np.log is vectorised and np.log1p is not.
+    """
+    e = np.exp(-np.abs(z))
+    u = 1.0 + e
+    return np.maximum(z, 0.0) + (np.log(u) - ((u - 1.0) - e) / u)
+
+
+def softplus_from_sigmoid(z, s):
+    """log(1 + exp(z)) given s = sigmoid(z): -log(1 - s) for z <= 0, z - log(s) for z > 0.
+
+    Both logs take a number in [0.5, 1], so the result is exact to rounding, and one log
+    costs less than the exp and log of softplus(z) when sigmoid(z) is at hand anyway.
+    """
+    return np.maximum(z, 0.0) - np.log(np.where(z > 0.0, s, 1.0 - s))
 
 
 def _inputs(X):
@@ -85,7 +111,7 @@ def loss(params, X, y):
     h_1 = sigmoid(z1_1)
     h_2 = sigmoid(z1_2)
     z2 = b2 + h_1*w2[0] + h_2*w2[1]
-    return float(np.mean(-z2*y + np.logaddexp(0.0, z2)))
+    return float(np.mean(-z2*y + softplus(z2)))
 
 
 def loss_and_gradients(params, X, y):
@@ -103,7 +129,7 @@ def loss_and_gradients(params, X, y):
     h_2 = sigmoid(z1_2)
     z2 = b2 + h_1*w2[0] + h_2*w2[1]
     y_hat = sigmoid(z2)
-    loss_value = float(np.mean(-z2*y + np.logaddexp(0.0, z2)))
+    loss_value = float(np.mean(-z2*y + softplus_from_sigmoid(z2, y_hat)))
     delta2 = y_hat - y
     delta1_1 = h_1*delta2*w2[0]*(1 - h_1)
     delta1_2 = h_2*delta2*w2[1]*(1 - h_2)
@@ -132,3 +158,156 @@ def dataset(seed=0):
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([0.0, 1.0, 1.0, 0.0])
     return X, y
+
+
+def _floats(value):
+    """A parameter array as a flat list of Python floats (C order)."""
+    return np.asarray(value, dtype=np.float64).ravel().tolist()
+
+
+def train_fast(params, X, y, lr, epochs):
+    """Full-batch gradient descent on Python floats: the fastest path for small batches.
+
+    Returns (trained params, losses) where losses[e] is the loss before update e, exactly
+    as train.py's loop over loss_and_gradients computes it but with no NumPy call per step.
+    Raises OverflowError where exp() overflows (a logit beyond +-709): use that loop there.
+    """
+    W1_1_1, W1_1_2, W1_2_1, W1_2_2 = _floats(params["W1"])
+    b1_1, b1_2 = _floats(params["b1"])
+    w2_1, w2_2 = _floats(params["w2"])
+    b2, = _floats(params["b2"])
+    X = _inputs(X)
+    y = _targets(y, X.shape[0])
+    samples = [(*row, target) for row, target in zip(X.tolist(), y.tolist())]
+    n = len(samples)
+    losses = [0.0] * epochs
+    for epoch in range(epochs):
+        total = 0.0
+        g_W1_1_1 = g_W1_1_2 = g_W1_2_1 = g_W1_2_2 = 0.0
+        g_b1_1 = g_b1_2 = 0.0
+        g_w2_1 = g_w2_2 = 0.0
+        g_b2 = 0.0
+        for x_1, x_2, y in samples:
+            z1_1 = b1_1 + W1_1_1*x_1 + W1_1_2*x_2
+            z1_2 = b1_2 + W1_2_1*x_1 + W1_2_2*x_2
+            h_1 = 1.0 / (1.0 + exp(-z1_1))
+            h_2 = 1.0 / (1.0 + exp(-z1_2))
+            z2 = b2 + h_1*w2_1 + h_2*w2_2
+            y_hat = 1.0 / (1.0 + exp(-z2))
+            total += -y*z2 + (z2 + log1p(exp(-z2)))
+            delta2 = y_hat - y
+            delta1_1 = h_1*delta2*w2_1*(1 - h_1)
+            delta1_2 = h_2*delta2*w2_2*(1 - h_2)
+            g_W1_1_1 += delta1_1*x_1
+            g_W1_1_2 += delta1_1*x_2
+            g_W1_2_1 += delta1_2*x_1
+            g_W1_2_2 += delta1_2*x_2
+            g_b1_1 += delta1_1
+            g_b1_2 += delta1_2
+            g_w2_1 += h_1*delta2
+            g_w2_2 += h_2*delta2
+            g_b2 += delta2
+        losses[epoch] = total / n
+        W1_1_1 -= lr * (g_W1_1_1 / n)
+        W1_1_2 -= lr * (g_W1_1_2 / n)
+        W1_2_1 -= lr * (g_W1_2_1 / n)
+        W1_2_2 -= lr * (g_W1_2_2 / n)
+        b1_1 -= lr * (g_b1_1 / n)
+        b1_2 -= lr * (g_b1_2 / n)
+        w2_1 -= lr * (g_w2_1 / n)
+        w2_2 -= lr * (g_w2_2 / n)
+        b2 -= lr * (g_b2 / n)
+    trained = {
+        "W1": np.array([[W1_1_1, W1_1_2], [W1_2_1, W1_2_2]]),
+        "b1": np.array([b1_1, b1_2]),
+        "w2": np.array([w2_1, w2_2]),
+        "b2": np.array(b2),
+    }
+    return trained, np.array(losses)
+
+
+def _quantiles(values, quantiles):
+    """np.quantile(values, quantiles) (linear interpolation), by one partial sort."""
+    position = np.asarray(quantiles) * (len(values) - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, len(values) - 1)
+    ordered = np.partition(values, np.unique(np.concatenate([low, high])))
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+ENSEMBLE_CHUNK_ELEMENTS = 32768  # per NumPy array; make bench measured this size fastest
+
+
+def train_ensemble(params, X, y, lr, epochs, quantiles=(0.1, 0.5, 0.9)):
+    """Train K networks at once; every parameter array carries a trailing axis of length K.
+
+    Network k follows exactly the steps of loss_and_gradients on its own parameters. The
+    networks are processed in chunks whose arrays stay small (fastest here). Memory grows
+    with K, not with the epochs: per epoch only the loss quantiles are kept.
+    Returns (trained params, loss quantiles per epoch (epochs, len(quantiles)),
+    loss of every network before its last update (K,), first epoch at which each network
+    classified every sample correctly, -1 if never (K,)).
+    """
+    X = _inputs(X)
+    y = _targets(y, X.shape[0])[:, None]
+    x_1, x_2 = X[:, 0:1], X[:, 1:2]
+    target_class = y >= 0.5
+    n = X.shape[0]  # np.sum(..., axis=0) / n is np.mean, bit for bit, with less overhead
+    k = np.shape(params["b2"])[-1]
+    count = max(1, -(-k * n // ENSEMBLE_CHUNK_ELEMENTS))  # chunks of (nearly) equal size
+    bounds = [k * c // count for c in range(count + 1)]
+    slices = [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
+    chunks = [{name: np.array(np.asarray(value, dtype=np.float64)[..., part])
+               for name, value in params.items()} for part in slices]
+    curves = np.empty((epochs, len(quantiles)))
+    losses = np.empty(k)
+    first_solved = np.full(k, -1)
+    for epoch in range(epochs):
+        for part, chunk in zip(slices, chunks):
+            W1 = chunk["W1"]  # updated in place below
+            b1 = chunk["b1"]  # updated in place below
+            w2 = chunk["w2"]  # updated in place below
+            b2 = chunk["b2"]  # updated in place below
+            z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
+            z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
+            h_1 = sigmoid(z1_1)
+            h_2 = sigmoid(z1_2)
+            z2 = b2 + h_1*w2[0] + h_2*w2[1]
+            y_hat = sigmoid(z2)
+            losses[part] = np.sum(-y*z2 + softplus_from_sigmoid(z2, y_hat), axis=0) / n
+            solved = np.all((y_hat >= 0.5) == target_class, axis=0)
+            newly = (first_solved[part] < 0) & solved
+            first_solved[part][newly] = epoch
+            delta2 = y_hat - y
+            delta1_1 = h_1*delta2*w2[0]*(1 - h_1)
+            delta1_2 = h_2*delta2*w2[1]*(1 - h_2)
+            W1[0, 0] -= lr * (np.sum(delta1_1*x_1, axis=0) / n)
+            W1[0, 1] -= lr * (np.sum(delta1_1*x_2, axis=0) / n)
+            W1[1, 0] -= lr * (np.sum(delta1_2*x_1, axis=0) / n)
+            W1[1, 1] -= lr * (np.sum(delta1_2*x_2, axis=0) / n)
+            b1[0] -= lr * (np.sum(delta1_1, axis=0) / n)
+            b1[1] -= lr * (np.sum(delta1_2, axis=0) / n)
+            w2[0] -= lr * (np.sum(h_1*delta2, axis=0) / n)
+            w2[1] -= lr * (np.sum(h_2*delta2, axis=0) / n)
+            b2[...] -= lr * (np.sum(delta2, axis=0) / n)
+        curves[epoch] = _quantiles(losses, quantiles)
+    trained = {name: np.concatenate([chunk[name] for chunk in chunks], axis=-1)
+               for name in params}
+    return trained, curves, losses, first_solved
+
+
+def ensemble_forward(params, X):
+    """Predictions y_hat of K networks at once, shape (N, K): the K axis trails as above."""
+    W1 = np.asarray(params["W1"], dtype=np.float64)
+    b1 = np.asarray(params["b1"], dtype=np.float64)
+    w2 = np.asarray(params["w2"], dtype=np.float64)
+    b2 = np.asarray(params["b2"], dtype=np.float64)
+    X = _inputs(X)
+    x_1, x_2 = X[:, 0:1], X[:, 1:2]
+    z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
+    z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
+    h_1 = sigmoid(z1_1)
+    h_2 = sigmoid(z1_2)
+    z2 = b2 + h_1*w2[0] + h_2*w2[1]
+    y_hat = sigmoid(z2)
+    return y_hat

@@ -6,8 +6,10 @@ GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/xor_deep.t
 (python -m derive specs/xor_deep.toml): written from that spec, the SymPy derivation in
 derive/ and the template derive/templates/module.py.j2. Gradients are SymPy's, proved
 equal to the derivative of the loss.
-inputs-sha256: a475038f0e82b89360f96d2f1e6728d55474f5b4e6b295db48f8a717d656a66e
+inputs-sha256: 7080db76a89a94390b2bdba7915f22d51ca70103a751aec87c36018404da5db4
 """
+
+from math import exp, log1p, tanh
 
 import numpy as np
 
@@ -16,8 +18,8 @@ SPEC_NAME = "xor_deep"
 # the hash of (spec file, derive/ sources and templates, printer versions), and this file's
 # own hash (computed without the MODULE_SHA256 line) to notice hand edits.
 SPEC_FILE = "specs/xor_deep.toml"
-INPUTS_SHA256 = "a475038f0e82b89360f96d2f1e6728d55474f5b4e6b295db48f8a717d656a66e"
-MODULE_SHA256 = "d211c50f1ce31672cfa477b4add10ce18b25392a21c388e54dae0dc340f291f2"
+INPUTS_SHA256 = "7080db76a89a94390b2bdba7915f22d51ca70103a751aec87c36018404da5db4"
+MODULE_SHA256 = "3237befb1f3ed4f2c73261e7ff4cdad62d35b058d4c47e997bc27d080f5a2b8f"
 DATASET = "xor"
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
@@ -36,8 +38,32 @@ PARAMS = (
 
 
 def sigmoid(z):
-    """Logistic function 1 / (1 + exp(-z)), as exp(-log(1 + exp(-z))): no overflow."""
-    return np.exp(-np.logaddexp(0.0, -z))
+    """Logistic function 1 / (1 + exp(-z)), as PyTorch computes it.
+
+    exp(-z) overflows to inf for z < -709, which gives exactly 0: the warning is noise.
+    """
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def softplus(z):
+    """log(1 + exp(z)) without overflow, as max(z, 0) + log1p(exp(-|z|)).
+
+    log1p(e) is taken as log(u) - ((u - 1) - e) / u with u = 1 + e: as exact as np.log1p,
+    and several times faster here because np.log is vectorised and np.log1p is not.
+    """
+    e = np.exp(-np.abs(z))
+    u = 1.0 + e
+    return np.maximum(z, 0.0) + (np.log(u) - ((u - 1.0) - e) / u)
+
+
+def softplus_from_sigmoid(z, s):
+    """log(1 + exp(z)) given s = sigmoid(z): -log(1 - s) for z <= 0, z - log(s) for z > 0.
+
+    Both logs take a number in [0.5, 1], so the result is exact to rounding, and one log
+    costs less than the exp and log of softplus(z) when sigmoid(z) is at hand anyway.
+    """
+    return np.maximum(z, 0.0) - np.log(np.where(z > 0.0, s, 1.0 - s))
 
 
 def _inputs(X):
@@ -89,7 +115,7 @@ def loss(params, X, y):
     z2 = h1 @ W2.T + b2
     h2 = sigmoid(z2)
     z3 = h2 @ w3 + b3
-    return float(np.mean(-z3*y + np.logaddexp(0.0, z3)))
+    return float(np.mean(-z3*y + softplus(z3)))
 
 
 def loss_and_gradients(params, X, y):
@@ -108,7 +134,7 @@ def loss_and_gradients(params, X, y):
     h2 = sigmoid(z2)
     z3 = h2 @ w3 + b3
     y_hat = sigmoid(z3)
-    loss_value = float(np.mean(-z3*y + np.logaddexp(0.0, z3)))
+    loss_value = float(np.mean(-z3*y + softplus_from_sigmoid(z3, y_hat)))
     delta3 = y_hat - y
     delta2 = (np.outer(delta3, w3))*(h2*(1 - h2))
     delta1 = (delta2 @ W2)*(1 - h1**2)
@@ -136,3 +162,255 @@ def dataset(seed=0):
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([0.0, 1.0, 1.0, 0.0])
     return X, y
+
+
+def _floats(value):
+    """A parameter array as a flat list of Python floats (C order)."""
+    return np.asarray(value, dtype=np.float64).ravel().tolist()
+
+
+def train_fast(params, X, y, lr, epochs):
+    """Full-batch gradient descent on Python floats: the fastest path for small batches.
+
+    Returns (trained params, losses) where losses[e] is the loss before update e, exactly
+    as train.py's loop over loss_and_gradients computes it but with no NumPy call per step.
+    Raises OverflowError where exp() overflows (a logit beyond +-709): use that loop there.
+    """
+    W1_1_1, W1_1_2, W1_2_1, W1_2_2, W1_3_1, W1_3_2 = _floats(params["W1"])
+    b1_1, b1_2, b1_3 = _floats(params["b1"])
+    W2_1_1, W2_1_2, W2_1_3, W2_2_1, W2_2_2, W2_2_3, W2_3_1, W2_3_2, W2_3_3 = _floats(params["W2"])
+    b2_1, b2_2, b2_3 = _floats(params["b2"])
+    w3_1, w3_2, w3_3 = _floats(params["w3"])
+    b3, = _floats(params["b3"])
+    X = _inputs(X)
+    y = _targets(y, X.shape[0])
+    samples = [(*row, target) for row, target in zip(X.tolist(), y.tolist())]
+    n = len(samples)
+    losses = [0.0] * epochs
+    for epoch in range(epochs):
+        total = 0.0
+        g_W1_1_1 = g_W1_1_2 = g_W1_2_1 = g_W1_2_2 = g_W1_3_1 = g_W1_3_2 = 0.0
+        g_b1_1 = g_b1_2 = g_b1_3 = 0.0
+        g_W2_1_1 = g_W2_1_2 = g_W2_1_3 = g_W2_2_1 = g_W2_2_2 = g_W2_2_3 = 0.0
+        g_W2_3_1 = g_W2_3_2 = g_W2_3_3 = 0.0
+        g_b2_1 = g_b2_2 = g_b2_3 = 0.0
+        g_w3_1 = g_w3_2 = g_w3_3 = 0.0
+        g_b3 = 0.0
+        for x_1, x_2, y in samples:
+            z1_1 = b1_1 + W1_1_1*x_1 + W1_1_2*x_2
+            z1_2 = b1_2 + W1_2_1*x_1 + W1_2_2*x_2
+            z1_3 = b1_3 + W1_3_1*x_1 + W1_3_2*x_2
+            h1_1 = tanh(z1_1)
+            h1_2 = tanh(z1_2)
+            h1_3 = tanh(z1_3)
+            z2_1 = b2_1 + W2_1_1*h1_1 + W2_1_2*h1_2 + W2_1_3*h1_3
+            z2_2 = b2_2 + W2_2_1*h1_1 + W2_2_2*h1_2 + W2_2_3*h1_3
+            z2_3 = b2_3 + W2_3_1*h1_1 + W2_3_2*h1_2 + W2_3_3*h1_3
+            h2_1 = 1.0 / (1.0 + exp(-z2_1))
+            h2_2 = 1.0 / (1.0 + exp(-z2_2))
+            h2_3 = 1.0 / (1.0 + exp(-z2_3))
+            z3 = b3 + h2_1*w3_1 + h2_2*w3_2 + h2_3*w3_3
+            y_hat = 1.0 / (1.0 + exp(-z3))
+            total += -y*z3 + (z3 + log1p(exp(-z3)))
+            delta3 = y_hat - y
+            delta2_1 = h2_1*delta3*w3_1*(1 - h2_1)
+            delta2_2 = h2_2*delta3*w3_2*(1 - h2_2)
+            delta2_3 = h2_3*delta3*w3_3*(1 - h2_3)
+            delta1_1 = (1 - h1_1**2)*(W2_1_1*delta2_1 + W2_2_1*delta2_2 + W2_3_1*delta2_3)
+            delta1_2 = (1 - h1_2**2)*(W2_1_2*delta2_1 + W2_2_2*delta2_2 + W2_3_2*delta2_3)
+            delta1_3 = (1 - h1_3**2)*(W2_1_3*delta2_1 + W2_2_3*delta2_2 + W2_3_3*delta2_3)
+            g_W1_1_1 += delta1_1*x_1
+            g_W1_1_2 += delta1_1*x_2
+            g_W1_2_1 += delta1_2*x_1
+            g_W1_2_2 += delta1_2*x_2
+            g_W1_3_1 += delta1_3*x_1
+            g_W1_3_2 += delta1_3*x_2
+            g_b1_1 += delta1_1
+            g_b1_2 += delta1_2
+            g_b1_3 += delta1_3
+            g_W2_1_1 += h1_1*delta2_1
+            g_W2_1_2 += h1_2*delta2_1
+            g_W2_1_3 += h1_3*delta2_1
+            g_W2_2_1 += h1_1*delta2_2
+            g_W2_2_2 += h1_2*delta2_2
+            g_W2_2_3 += h1_3*delta2_2
+            g_W2_3_1 += h1_1*delta2_3
+            g_W2_3_2 += h1_2*delta2_3
+            g_W2_3_3 += h1_3*delta2_3
+            g_b2_1 += delta2_1
+            g_b2_2 += delta2_2
+            g_b2_3 += delta2_3
+            g_w3_1 += h2_1*delta3
+            g_w3_2 += h2_2*delta3
+            g_w3_3 += h2_3*delta3
+            g_b3 += delta3
+        losses[epoch] = total / n
+        W1_1_1 -= lr * (g_W1_1_1 / n)
+        W1_1_2 -= lr * (g_W1_1_2 / n)
+        W1_2_1 -= lr * (g_W1_2_1 / n)
+        W1_2_2 -= lr * (g_W1_2_2 / n)
+        W1_3_1 -= lr * (g_W1_3_1 / n)
+        W1_3_2 -= lr * (g_W1_3_2 / n)
+        b1_1 -= lr * (g_b1_1 / n)
+        b1_2 -= lr * (g_b1_2 / n)
+        b1_3 -= lr * (g_b1_3 / n)
+        W2_1_1 -= lr * (g_W2_1_1 / n)
+        W2_1_2 -= lr * (g_W2_1_2 / n)
+        W2_1_3 -= lr * (g_W2_1_3 / n)
+        W2_2_1 -= lr * (g_W2_2_1 / n)
+        W2_2_2 -= lr * (g_W2_2_2 / n)
+        W2_2_3 -= lr * (g_W2_2_3 / n)
+        W2_3_1 -= lr * (g_W2_3_1 / n)
+        W2_3_2 -= lr * (g_W2_3_2 / n)
+        W2_3_3 -= lr * (g_W2_3_3 / n)
+        b2_1 -= lr * (g_b2_1 / n)
+        b2_2 -= lr * (g_b2_2 / n)
+        b2_3 -= lr * (g_b2_3 / n)
+        w3_1 -= lr * (g_w3_1 / n)
+        w3_2 -= lr * (g_w3_2 / n)
+        w3_3 -= lr * (g_w3_3 / n)
+        b3 -= lr * (g_b3 / n)
+    trained = {
+        "W1": np.array([
+            [W1_1_1, W1_1_2],
+            [W1_2_1, W1_2_2],
+            [W1_3_1, W1_3_2],
+        ]),
+        "b1": np.array([b1_1, b1_2, b1_3]),
+        "W2": np.array([
+            [W2_1_1, W2_1_2, W2_1_3],
+            [W2_2_1, W2_2_2, W2_2_3],
+            [W2_3_1, W2_3_2, W2_3_3],
+        ]),
+        "b2": np.array([b2_1, b2_2, b2_3]),
+        "w3": np.array([w3_1, w3_2, w3_3]),
+        "b3": np.array(b3),
+    }
+    return trained, np.array(losses)
+
+
+def _quantiles(values, quantiles):
+    """np.quantile(values, quantiles) (linear interpolation), by one partial sort."""
+    position = np.asarray(quantiles) * (len(values) - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, len(values) - 1)
+    ordered = np.partition(values, np.unique(np.concatenate([low, high])))
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+ENSEMBLE_CHUNK_ELEMENTS = 32768  # per NumPy array; make bench measured this size fastest
+
+
+def train_ensemble(params, X, y, lr, epochs, quantiles=(0.1, 0.5, 0.9)):
+    """Train K networks at once; every parameter array carries a trailing axis of length K.
+
+    Network k follows exactly the steps of loss_and_gradients on its own parameters. The
+    networks are processed in chunks whose arrays stay small (fastest here). Memory grows
+    with K, not with the epochs: per epoch only the loss quantiles are kept.
+    Returns (trained params, loss quantiles per epoch (epochs, len(quantiles)),
+    loss of every network before its last update (K,), first epoch at which each network
+    classified every sample correctly, -1 if never (K,)).
+    """
+    X = _inputs(X)
+    y = _targets(y, X.shape[0])[:, None]
+    x_1, x_2 = X[:, 0:1], X[:, 1:2]
+    target_class = y >= 0.5
+    n = X.shape[0]  # np.sum(..., axis=0) / n is np.mean, bit for bit, with less overhead
+    k = np.shape(params["b3"])[-1]
+    count = max(1, -(-k * n // ENSEMBLE_CHUNK_ELEMENTS))  # chunks of (nearly) equal size
+    bounds = [k * c // count for c in range(count + 1)]
+    slices = [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
+    chunks = [{name: np.array(np.asarray(value, dtype=np.float64)[..., part])
+               for name, value in params.items()} for part in slices]
+    curves = np.empty((epochs, len(quantiles)))
+    losses = np.empty(k)
+    first_solved = np.full(k, -1)
+    for epoch in range(epochs):
+        for part, chunk in zip(slices, chunks):
+            W1 = chunk["W1"]  # updated in place below
+            b1 = chunk["b1"]  # updated in place below
+            W2 = chunk["W2"]  # updated in place below
+            b2 = chunk["b2"]  # updated in place below
+            w3 = chunk["w3"]  # updated in place below
+            b3 = chunk["b3"]  # updated in place below
+            z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
+            z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
+            z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
+            h1_1 = np.tanh(z1_1)
+            h1_2 = np.tanh(z1_2)
+            h1_3 = np.tanh(z1_3)
+            z2_1 = b2[0] + W2[0, 0]*h1_1 + W2[0, 1]*h1_2 + W2[0, 2]*h1_3
+            z2_2 = b2[1] + W2[1, 0]*h1_1 + W2[1, 1]*h1_2 + W2[1, 2]*h1_3
+            z2_3 = b2[2] + W2[2, 0]*h1_1 + W2[2, 1]*h1_2 + W2[2, 2]*h1_3
+            h2_1 = sigmoid(z2_1)
+            h2_2 = sigmoid(z2_2)
+            h2_3 = sigmoid(z2_3)
+            z3 = b3 + h2_1*w3[0] + h2_2*w3[1] + h2_3*w3[2]
+            y_hat = sigmoid(z3)
+            losses[part] = np.sum(-y*z3 + softplus_from_sigmoid(z3, y_hat), axis=0) / n
+            solved = np.all((y_hat >= 0.5) == target_class, axis=0)
+            newly = (first_solved[part] < 0) & solved
+            first_solved[part][newly] = epoch
+            delta3 = y_hat - y
+            delta2_1 = h2_1*delta3*w3[0]*(1 - h2_1)
+            delta2_2 = h2_2*delta3*w3[1]*(1 - h2_2)
+            delta2_3 = h2_3*delta3*w3[2]*(1 - h2_3)
+            delta1_1 = (1 - h1_1**2)*(W2[0, 0]*delta2_1 + W2[1, 0]*delta2_2 + W2[2, 0]*delta2_3)
+            delta1_2 = (1 - h1_2**2)*(W2[0, 1]*delta2_1 + W2[1, 1]*delta2_2 + W2[2, 1]*delta2_3)
+            delta1_3 = (1 - h1_3**2)*(W2[0, 2]*delta2_1 + W2[1, 2]*delta2_2 + W2[2, 2]*delta2_3)
+            W1[0, 0] -= lr * (np.sum(delta1_1*x_1, axis=0) / n)
+            W1[0, 1] -= lr * (np.sum(delta1_1*x_2, axis=0) / n)
+            W1[1, 0] -= lr * (np.sum(delta1_2*x_1, axis=0) / n)
+            W1[1, 1] -= lr * (np.sum(delta1_2*x_2, axis=0) / n)
+            W1[2, 0] -= lr * (np.sum(delta1_3*x_1, axis=0) / n)
+            W1[2, 1] -= lr * (np.sum(delta1_3*x_2, axis=0) / n)
+            b1[0] -= lr * (np.sum(delta1_1, axis=0) / n)
+            b1[1] -= lr * (np.sum(delta1_2, axis=0) / n)
+            b1[2] -= lr * (np.sum(delta1_3, axis=0) / n)
+            W2[0, 0] -= lr * (np.sum(h1_1*delta2_1, axis=0) / n)
+            W2[0, 1] -= lr * (np.sum(h1_2*delta2_1, axis=0) / n)
+            W2[0, 2] -= lr * (np.sum(h1_3*delta2_1, axis=0) / n)
+            W2[1, 0] -= lr * (np.sum(h1_1*delta2_2, axis=0) / n)
+            W2[1, 1] -= lr * (np.sum(h1_2*delta2_2, axis=0) / n)
+            W2[1, 2] -= lr * (np.sum(h1_3*delta2_2, axis=0) / n)
+            W2[2, 0] -= lr * (np.sum(h1_1*delta2_3, axis=0) / n)
+            W2[2, 1] -= lr * (np.sum(h1_2*delta2_3, axis=0) / n)
+            W2[2, 2] -= lr * (np.sum(h1_3*delta2_3, axis=0) / n)
+            b2[0] -= lr * (np.sum(delta2_1, axis=0) / n)
+            b2[1] -= lr * (np.sum(delta2_2, axis=0) / n)
+            b2[2] -= lr * (np.sum(delta2_3, axis=0) / n)
+            w3[0] -= lr * (np.sum(h2_1*delta3, axis=0) / n)
+            w3[1] -= lr * (np.sum(h2_2*delta3, axis=0) / n)
+            w3[2] -= lr * (np.sum(h2_3*delta3, axis=0) / n)
+            b3[...] -= lr * (np.sum(delta3, axis=0) / n)
+        curves[epoch] = _quantiles(losses, quantiles)
+    trained = {name: np.concatenate([chunk[name] for chunk in chunks], axis=-1)
+               for name in params}
+    return trained, curves, losses, first_solved
+
+
+def ensemble_forward(params, X):
+    """Predictions y_hat of K networks at once, shape (N, K): the K axis trails as above."""
+    W1 = np.asarray(params["W1"], dtype=np.float64)
+    b1 = np.asarray(params["b1"], dtype=np.float64)
+    W2 = np.asarray(params["W2"], dtype=np.float64)
+    b2 = np.asarray(params["b2"], dtype=np.float64)
+    w3 = np.asarray(params["w3"], dtype=np.float64)
+    b3 = np.asarray(params["b3"], dtype=np.float64)
+    X = _inputs(X)
+    x_1, x_2 = X[:, 0:1], X[:, 1:2]
+    z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
+    z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
+    z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
+    h1_1 = np.tanh(z1_1)
+    h1_2 = np.tanh(z1_2)
+    h1_3 = np.tanh(z1_3)
+    z2_1 = b2[0] + W2[0, 0]*h1_1 + W2[0, 1]*h1_2 + W2[0, 2]*h1_3
+    z2_2 = b2[1] + W2[1, 0]*h1_1 + W2[1, 1]*h1_2 + W2[1, 2]*h1_3
+    z2_3 = b2[2] + W2[2, 0]*h1_1 + W2[2, 1]*h1_2 + W2[2, 2]*h1_3
+    h2_1 = sigmoid(z2_1)
+    h2_2 = sigmoid(z2_2)
+    h2_3 = sigmoid(z2_3)
+    z3 = b3 + h2_1*w3[0] + h2_2*w3[1] + h2_3*w3[2]
+    y_hat = sigmoid(z3)
+    return y_hat
