@@ -53,6 +53,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
+	$(PY) bench/train_bench.py
 	$(PY) bench/derive_bench.py
 
 readme: $(STAMP)

@@ -20,6 +20,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -233,6 +234,137 @@ def from_json(raw: object, where: str) -> dict[str, np.ndarray]:
     return params
 
 
+# ---------------------------------------------------------------- ensembles
+
+ENSEMBLE_QUANTILES = (0.1, 0.5, 0.9)
+
+
+def ensemble_init(seed: int, count: int) -> dict[str, np.ndarray]:
+    """Network k starts exactly where a single run with --seed seed+k starts."""
+    inits = [init_params(seed + k) for k in range(count)]
+    return {name: np.stack([p[name] for p in inits], axis=-1) for name, _, _ in model.PARAMS}
+
+
+def run_ensemble(init, X, y, lr, epochs) -> dict[str, object]:
+    """Train every network of `init` at one learning rate; summarise what became of them."""
+    count = np.shape(init[model.PARAMS[-1][0]])[-1]
+    start = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore"):
+        trained, curves, losses, first_solved = model.train_ensemble(
+            init, X, y, lr, epochs, ENSEMBLE_QUANTILES)
+        y_hat = model.ensemble_forward(trained, X)
+    seconds = time.perf_counter() - start
+    solved = np.all((y_hat >= 0.5) == (y >= 0.5)[:, None], axis=0) & np.isfinite(losses)
+    needed = first_solved[solved]
+    return {
+        "lr": lr, "networks": int(count), "solved": int(solved.sum()),
+        "solved_fraction": float(solved.mean()),
+        "median_final_loss": float(np.median(losses)),
+        "diverged": int(np.sum(~np.isfinite(losses))),
+        "epochs_to_solve_median": float(np.median(needed)) if len(needed) else None,
+        "epochs_to_solve_p90": float(np.quantile(needed, 0.9)) if len(needed) else None,
+        "seconds": seconds, "ns_per_network_epoch": 1e9 * seconds / (count * epochs),
+        "curves": curves, "losses": losses,
+    }
+
+
+def ensemble_main(args, X, y, data_name: str, say) -> int:
+    if not hasattr(model, "train_ensemble"):
+        raise BadInput(f"--inits needs a generated ensemble trainer, which only networks of at "
+                       f"most 40 parameters get; {model.SPEC_NAME} is larger")
+    check_generated()
+    out = args.out
+    init = ensemble_init(args.seed, args.inits)
+    say(f"training {args.inits} initialisations of {model.SPEC_NAME} at once on {data_name} "
+        f"(seeds {args.seed}..{args.seed + args.inits - 1}), {args.epochs} epochs")
+    results = [run_ensemble(init, X, y, lr, args.epochs) for lr in args.lr]
+    out.mkdir(parents=True, exist_ok=True)
+    for leftover in out.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+    summary = [{k: v for k, v in r.items() if k not in ("curves", "losses")} for r in results]
+    write_text(out / "ensemble.json", json.dumps({
+        "spec": model.SPEC_NAME, "data": data_name, "inits": args.inits, "seed": args.seed,
+        "epochs": args.epochs, "quantiles": ENSEMBLE_QUANTILES, "results": summary},
+        indent=2) + "\n")
+    rows = ["lr,epoch," + ",".join(f"q{round(100 * q)}" for q in ENSEMBLE_QUANTILES) + "\n"]
+    for r in results:
+        rows += [f"{r['lr']!r},{e}," + ",".join(repr(float(v)) for v in row) + "\n"
+                 for e, row in enumerate(r["curves"])]
+    write_text(out / "ensemble.csv", "".join(rows))
+    plot_ensemble(out / "ensemble.png", results, args.inits, data_name)
+    written = ["ensemble.png", "ensemble.csv", "ensemble.json"]
+    if len(results) > 1:
+        plot_sweep(out / "sweep.png", results, args.inits, args.epochs, data_name)
+        written.insert(1, "sweep.png")
+    print(f"{'lr':>8}  {'solved':>15}  {'median loss':>11}  {'epochs to solve':>16}  "
+          f"{'time':>6}  {'ns/net-epoch':>12}")
+    for r in results:
+        epochs_needed = ("-" if r["epochs_to_solve_median"] is None else
+                         f"{r['epochs_to_solve_median']:.0f} / {r['epochs_to_solve_p90']:.0f}")
+        print(f"{r['lr']:>8g}  {r['solved']:>7d} {r['solved_fraction']:>6.1%}  "
+              f"{r['median_final_loss']:>11.4g}  {epochs_needed:>16}  {r['seconds']:>5.1f}s  "
+              f"{r['ns_per_network_epoch']:>12.0f}")
+    say("epochs to solve: median / 90th percentile over the networks that solved the data")
+    say("wrote " + ", ".join(str(out / name) for name in written))
+    return 0
+
+
+def plot_ensemble(path: Path, results, count: int, data_name: str) -> None:
+    """Final-loss histogram, and the median and 10-90% band of the loss per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    finite = np.concatenate([r["losses"][np.isfinite(r["losses"])] for r in results])
+    low = max(float(finite.min()) if len(finite) else 1e-6, 1e-12)
+    high = max(float(finite.max()) if len(finite) else 1.0, low * 10)
+    bins = np.geomspace(low, high, 50)
+    for r in results:
+        label = f"lr {r['lr']:g}: {r['solved_fraction']:.1%} solved"
+        left.hist(np.clip(r["losses"], low, high), bins=bins, histtype="step", linewidth=1.5,
+                  label=label)
+        epochs = np.arange(len(r["curves"]))
+        line, = right.plot(epochs, r["curves"][:, 1], label=f"lr {r['lr']:g} median")
+        right.fill_between(epochs, r["curves"][:, 0], r["curves"][:, -1], alpha=0.2,
+                           color=line.get_color())
+    left.set_xscale("log")
+    left.set_xlabel("final loss")
+    left.set_ylabel("networks")
+    left.set_title(f"{count} initialisations of {model.SPEC_NAME} on {data_name}")
+    left.legend()
+    right.set_yscale("log")
+    right.set_xlabel("epoch")
+    right.set_ylabel(f"loss ({model.LOSS})")
+    right.set_title("median loss, band from 10% to 90% of the networks")
+    right.legend()
+    fig.tight_layout()
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100,
+                                               metadata={"Software": None}))
+    plt.close(fig)
+
+
+def plot_sweep(path: Path, results, count: int, epochs: int, data_name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([r["lr"] for r in results], [100 * r["solved_fraction"] for r in results], "o-")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("initialisations that solve it (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(f"{model.SPEC_NAME} on {data_name}: {count} inits, {epochs} epochs")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100,
+                                               metadata={"Software": None}))
+    plt.close(fig)
+
+
 # ---------------------------------------------------------------- the PyTorch referee
 
 TORCH_HINT = ".venv/bin/pip install -e '.[torch]' (CPU build, torch==2.13.0)"
@@ -405,6 +537,7 @@ def _number(kind: Callable[[str], float], check: Callable[[float], bool], what: 
 
 
 positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive finite number")
+inits_int = _number(int, lambda v: 1 <= v <= 1_000_000, "a whole number from 1 to 1000000")
 finite_float = _number(float, math.isfinite, "a finite number")
 epochs_int = _number(int, lambda v: 1 <= v <= MAX_EPOCHS, f"a whole number from 1 to {MAX_EPOCHS}")
 seed_int = _number(int, lambda v: 0 <= v < 2**63, "a whole number >= 0")
@@ -417,13 +550,22 @@ def _spec_parser(prog: str, description: str) -> Parser:
     return parser
 
 
+def lr_list(text: str) -> list[float]:
+    """One learning rate, or a comma-separated list of them (for --inits)."""
+    values = [positive_float(part.strip()) for part in text.split(",")]
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"{text!r} repeats a learning rate")
+    return values
+
+
 def train_main(argv: list[str]) -> int:
     pre = _spec_parser("train.py", "")
     known, _ = pre.parse_known_args(argv)
     use_spec(known.spec)
     parser = _spec_parser("train.py", "Train a generated network by gradient descent.")
-    parser.add_argument("--lr", type=positive_float, default=model.DEFAULTS["lr"],
-                        help="learning rate eta (default: the spec's, %(default)s)")
+    parser.add_argument("--lr", type=lr_list, default=[model.DEFAULTS["lr"]],
+                        help="learning rate eta (default: the spec's, "
+                             f"{model.DEFAULTS['lr']}); with --inits, a list such as 0.1,1,3")
     parser.add_argument("--epochs", type=epochs_int, default=model.DEFAULTS["epochs"],
                         help="full-batch steps (default %(default)s)")
     parser.add_argument("--seed", type=seed_int, default=model.DEFAULTS["seed"],
@@ -436,7 +578,14 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--compare-torch", action="store_true",
                         help="also train the same network with PyTorch from the same init "
                              "and report the differences (needs the [torch] extra)")
+    parser.add_argument("--inits", type=inits_int, default=None, metavar="K",
+                        help="train K initialisations at once (seeds SEED..SEED+K-1) and "
+                             "report how many solve the data")
     args = parser.parse_args(argv)
+    if args.inits is None and len(args.lr) > 1:
+        raise BadInput("a list of learning rates needs --inits K (one ensemble per rate)")
+    if args.inits is not None and args.compare_torch:
+        raise BadInput("--compare-torch compares one run; leave out --inits")
 
     check_generated()
     out = args.out
@@ -444,8 +593,11 @@ def train_main(argv: list[str]) -> int:
         raise BadInput(f"--out {out}: exists and is not a folder")
     X, y = load_csv(args.data) if args.data else model.dataset()
     data_name = str(args.data) if args.data else model.DATASET
-    init = init_params(args.seed)
     say = (lambda *a: None) if args.quiet else print
+    if args.inits is not None:
+        return ensemble_main(args, X, y, data_name, say)
+    args.lr = args.lr[0]
+    init = init_params(args.seed)
     say(f"training {model.SPEC_NAME} on {data_name} ({len(X)} samples): lr {args.lr:g}, "
         f"{args.epochs} epochs, seed {args.seed}")
     params, history = train(init, X, y, args.lr, args.epochs,

@@ -77,6 +77,7 @@ class PythonScalarPrinter(PythonCodePrinter):
     def __init__(self, network: Network) -> None:
         super().__init__({"standard": "python3", "order": "none"})
         self._network = network
+        self.exp_of: dict[str, str] = {}  # z -> name of a local already holding exp(-z)
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         info = self._network.info.get(expr)
@@ -84,12 +85,16 @@ class PythonScalarPrinter(PythonCodePrinter):
             return expr.name
         return code_name(info, expr.name, self._network)
 
+    def _exp_minus(self, arg: sp.Expr) -> str:
+        z = self.parenthesize(arg, 100)
+        return self.exp_of.get(z, f"exp(-{z})")
+
     def _print_sigmoid(self, expr: sigmoid) -> str:
-        return f"1.0 / (1.0 + exp(-{self.parenthesize(expr.args[0], 100)}))"
+        return f"1.0 / (1.0 + {self._exp_minus(expr.args[0])})"
 
     def _print_softplus(self, expr: softplus) -> str:
         z = self.parenthesize(expr.args[0], 100)
-        return f"({z} + log1p(exp(-{z})))"
+        return f"({z} + log1p({self._exp_minus(expr.args[0])}))"
 
     def _print_relu(self, expr: relu) -> str:
         z = self._print(expr.args[0])
@@ -209,7 +214,11 @@ def _fast_context(gradients: Gradients, numpy_lines: dict, sample_loss: str) -> 
     for layer in network.layers:
         for z, z_expr in zip(layer.z, layer.z_local):
             forward.append(Line(py.doprint(z), py.doprint(z_expr)))
-        for a, a_expr in zip(layer.a, layer.a_local):
+        for z, a, a_expr in zip(layer.z, layer.a, layer.a_local):
+            if layer.activation.name == "sigmoid":  # exp(-z) once, for sigmoid and the loss
+                name = py.doprint(z)
+                forward.append(Line(f"e_{name}", f"exp(-{name})"))
+                py.exp_of[name] = f"e_{name}"
             forward.append(Line(py.doprint(a), py.doprint(a_expr)))
     params = []
     for param in network.params:

@@ -1,0 +1,107 @@
+"""Benchmark: time per epoch of training the assignment's 2-2-1 network (`make bench`).
+
+In one process, from the same initial parameters (seed 1), on XOR, lr 1, 2001 epochs:
+the generated plain-Python loop (train.py's default path here), the generated NumPy code
+stepped by train.py, the hand-written NumPy baseline (bench/numpy_baseline.py) and PyTorch
+eager (the course notebook's loop) where the torch extra is installed. Medians of several
+repeats; every row must end at the same final loss (1e-12), or the benchmark fails.
+Then the ensemble trainer: nanoseconds per network-epoch for K networks at once.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import numpy_baseline  # noqa: E402
+
+import train  # noqa: E402
+
+EPOCHS, LR, SEED = 2001, 1.0, 1
+
+
+def median_seconds(run, repeats: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def torch_row(init, X, y):
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return None
+    return lambda: train.torch_reference(init, X, y, LR, EPOCHS)
+
+
+def main() -> int:
+    model = train.model
+    X, y = model.dataset()
+    init = train.init_params(SEED)
+    rows = [
+        ("generated, plain Python (train_fast)",
+         lambda: train.train(init, X, y, LR, EPOCHS, path="fast"), 7),
+        ("generated, NumPy (loss_and_gradients)",
+         lambda: train.train(init, X, y, LR, EPOCHS, path="numpy"), 3),
+        ("hand-written NumPy baseline", lambda: numpy_baseline.train(init, X, y, LR, EPOCHS), 5),
+    ]
+    reference = torch_row(init, X, y)
+    if reference is not None:
+        rows.append(("PyTorch eager (the course notebook's loop)", reference, 3))
+    measured = []
+    for name, run, repeats in rows:
+        seconds, (params, _) = median_seconds(run, repeats)
+        measured.append((name, 1e6 * seconds / EPOCHS, model.loss(params, X, y)))
+    by_name = {name: us for name, us, _ in measured}
+    baseline = by_name["hand-written NumPy baseline"]
+    torch_us = by_name.get("PyTorch eager (the course notebook's loop)")
+    print(f"training benchmark: 2-2-1 XOR, lr {LR:g}, {EPOCHS} epochs, seed {SEED}, float64, "
+          f"{time.strftime('%Y-%m-%d')}")
+    print("| path | us/epoch | vs NumPy baseline | vs PyTorch eager | final loss |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, us, loss in measured:
+        vs_torch = "-" if torch_us is None else f"{torch_us / us:.1f}x"
+        print(f"| {name} | {us:.2f} | {baseline / us:.1f}x | {vs_torch} | {loss:.15f} |")
+    losses = [loss for _, _, loss in measured]
+    spread = max(losses) - min(losses)
+    print(f"largest difference of the final losses: {spread:.2e} (must be below 1e-12)")
+    if torch_us is None:
+        print("(PyTorch row left out: `make setup-torch` installs the optional referee)")
+
+    print("\nensembles: K initialisations at once (train.py --inits K), XOR, 2001 epochs")
+    print("| K | seconds | ns per network-epoch |")
+    print("| ---: | ---: | ---: |")
+    for count in (100, 1000, 10_000):
+        params = train.ensemble_init(SEED, count)
+        start = time.perf_counter()
+        model.train_ensemble(params, X, y, LR, EPOCHS)
+        seconds = time.perf_counter() - start
+        print(f"| {count} | {seconds:.2f} | {1e9 * seconds / (count * EPOCHS):.0f} |")
+
+    print("\nwhere the plain-Python loop stops paying (train.py switches to NumPy above "
+          f"{train.FAST_PATH_MAX_SAMPLES} samples)")
+    print("| samples | plain Python (us/epoch) | NumPy (us/epoch) |")
+    print("| ---: | ---: | ---: |")
+    rng = np.random.default_rng(0)
+    for n in (4, 16, 64, 256):
+        Xn, yn = rng.normal(size=(n, 2)), rng.integers(0, 2, n).astype(float)
+        fast, _ = median_seconds(lambda X=Xn, y=yn: model.train_fast(init, X, y, 0.1, 200), 3)
+        slow, _ = median_seconds(
+            lambda X=Xn, y=yn: train.train(init, X, y, 0.1, 200, path="numpy"), 3)
+        print(f"| {n} | {1e6 * fast / 200:.1f} | {1e6 * slow / 200:.1f} |")
+    return 0 if spread < 1e-12 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

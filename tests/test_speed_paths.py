@@ -1,0 +1,143 @@
+"""The fast paths: the plain-Python loop and the K-network ensemble, against the plain loop."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+import numpy as np
+import pytest
+from conftest import REPO, run
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import train
+from derive.check import load_module
+
+SMALL = [name for name in ("xor", "xor_tanh4", "xor_deep", "xor_mse")]
+
+
+@pytest.fixture(autouse=True)
+def default_spec():
+    """train.use_spec swaps a module global: put the assignment's back after every test."""
+    yield
+    train.use_spec("xor")
+
+
+@pytest.mark.parametrize("name", SMALL)
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), lr=st.floats(0.01, 3.0), epochs=st.integers(1, 40),
+       n=st.integers(1, 8))
+def test_plain_python_loop_equals_the_numpy_loop(name, seed, lr, epochs, n):
+    train.use_spec(name)
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, train.model.N_INPUTS)) * 2
+    y = rng.integers(0, 2, size=n).astype(float)
+    init = train.init_params(seed)
+    fast = train.model.train_fast(init, X, y, lr, epochs)
+    with np.errstate(all="ignore"):
+        slow = train._descend(init, X, y, lr, epochs)
+    # a diverging run amplifies the last-bit differences of exp(); compare converging ones
+    assume(np.all(np.isfinite(slow[1])) and slow[1].max() <= 2 * slow[1][0] + 1e-9)
+    np.testing.assert_allclose(fast[1], slow[1], rtol=1e-12, atol=1e-12)
+    for key in init:
+        np.testing.assert_allclose(fast[0][key], slow[0][key], rtol=1e-11, atol=1e-12)
+
+
+def test_overflow_falls_back_to_the_numpy_loop():
+    X, y = train.model.dataset()
+    init = train.init_params(1)
+    init["b2"] = np.array(-800.0)  # exp(800) overflows in plain Python
+    with pytest.raises(OverflowError):
+        train.model.train_fast(init, X, y, 0.1, 5)
+    auto = train.train(init, X, y, 0.1, 5)
+    numpy = train.train(init, X, y, 0.1, 5, path="numpy")
+    assert np.array_equal(auto[1], numpy[1])
+
+
+def test_network_k_of_the_ensemble_is_exactly_a_single_run():
+    X, y = train.model.dataset()
+    params = train.ensemble_init(5, 40)
+    trained, curves, losses, first = train.model.train_ensemble(params, X, y, 1.0, 300)
+    for k in (0, 7, 39):
+        single, history = train.train(train.init_params(5 + k), X, y, 1.0, 300, path="numpy")
+        for name in single:
+            assert np.array_equal(trained[name][..., k], single[name]), (k, name)
+        assert losses[k] == history[-1]
+        fast, _ = train.train(train.init_params(5 + k), X, y, 1.0, 300, path="fast")
+        for name in single:
+            np.testing.assert_allclose(trained[name][..., k], fast[name], atol=1e-12, rtol=0)
+
+
+def test_ensemble_curves_and_first_solved_epochs():
+    X, y = train.model.dataset()
+    count, epochs = 30, 400
+    params = train.ensemble_init(0, count)
+    _, curves, _, first = train.model.train_ensemble(params, X, y, 1.0, epochs)
+    histories, solved_at = [], []
+    for k in range(count):
+        p = train.init_params(k)
+        history, first_k = [], -1
+        for epoch in range(epochs):
+            if first_k < 0 and np.array_equal(train.model.forward(p, X) >= 0.5, y >= 0.5):
+                first_k = epoch
+            loss, grads = train.model.loss_and_gradients(p, X, y)
+            history.append(loss)
+            p = {n: v - grads[n] for n, v in p.items()}
+        histories.append(history)
+        solved_at.append(first_k)
+    want = np.quantile(np.array(histories), (0.1, 0.5, 0.9), axis=0).T
+    np.testing.assert_allclose(curves, want, rtol=1e-12, atol=1e-15)
+    assert first.tolist() == solved_at
+
+
+def test_ensemble_memory_grows_with_networks_not_epochs():
+    X, y = train.model.dataset()
+    params = train.ensemble_init(0, 1000)
+    tracemalloc.start()
+    train.model.train_ensemble(params, X, y, 1.0, 3000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1000 * 3000 * 8 / 4  # keeping every curve would take 24 MB
+
+
+def test_inits_cli_writes_the_study(tmp_path):
+    result = run(["train.py", "--inits", "300", "--out", str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "ensemble.json").read_text())
+    row = summary["results"][0]
+    assert row["networks"] == 300 and 0.75 < row["solved_fraction"] < 0.92  # about 5 in 6
+    assert f"{row['solved']:d}" in result.stdout
+    assert (tmp_path / "ensemble.png").read_bytes()[:4] == b"\x89PNG"
+    lines = (tmp_path / "ensemble.csv").read_text().splitlines()
+    assert lines[0] == "lr,epoch,q10,q50,q90" and len(lines) == 1 + 2001
+
+
+def test_learning_rate_sweep(tmp_path):
+    result = run(["train.py", "--inits", "100", "--epochs", "300", "--lr", "0.1,3",
+                  "--out", str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((tmp_path / "ensemble.json").read_text())["results"]
+    assert [r["lr"] for r in rows] == [0.1, 3.0]
+    assert rows[1]["solved_fraction"] > rows[0]["solved_fraction"]
+    assert (tmp_path / "sweep.png").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["--lr", "0.1,x", "--inits", "5"], ["--lr", "1,1", "--inits", "5"], ["--lr", "0.1,1"],
+    ["--inits", "0"], ["--inits", "many"], ["--inits", "5", "--spec", "moons_relu"],
+    ["--inits", "5", "--compare-torch"],
+], ids=" ".join)
+def test_bad_ensemble_flags(tmp_path, args):
+    result = run(["train.py", *args, "--epochs", "5", "--out", str(tmp_path / "o")])
+    assert result.returncode == 2, result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_every_small_spec_has_the_fast_paths_and_large_ones_do_not():
+    for name in SMALL:
+        module = load_module(REPO / "generated" / f"{name}.py")
+        assert hasattr(module, "train_fast") and hasattr(module, "train_ensemble")
+    moons = load_module(REPO / "generated" / "moons_relu.py")
+    assert not hasattr(moons, "train_fast")
