@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import ctypes
 import hashlib
 import importlib
 import json
 import math
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -158,13 +161,14 @@ def train(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, lr: float
     """Run `epochs` steps of theta <- theta - lr * dL/dtheta; return the params and losses.
 
     history[e] is the loss before update e, as the course notebook records it. `path`:
-    "fast" runs the generated plain-Python loop (small networks and batches), "numpy"
-    steps through loss_and_gradients; "auto" picks the faster one that applies.
+    "c" runs the generated C loop, "fast" the generated plain-Python loop (small networks
+    and batches), "numpy" steps through loss_and_gradients; "auto" takes the fastest that
+    applies here.
     """
-    if path == "auto":
-        small = hasattr(model, "train_fast") and len(X) <= FAST_PATH_MAX_SAMPLES
-        path = "fast" if small else "numpy"
+    path = choose_path(len(X), path)
     result = None
+    if path == "c":
+        result = _train_compiled(params, X, y, lr, epochs)
     if path == "fast":
         try:
             result = model.train_fast(params, X, y, lr, epochs)
@@ -179,6 +183,97 @@ def train(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, lr: float
         for epoch in sorted({*range(0, epochs, max(1, epochs // 10)), epochs - 1}):
             report(epoch, float(history[epoch]))
     return trained, history
+
+
+BACKENDS = {"auto": "auto", "c": "c", "python": "fast", "numpy": "numpy"}
+PATH_NAMES = {"c": "compiled C loop", "fast": "plain-Python loop", "numpy": "NumPy loop"}
+
+
+def choose_path(samples: int, requested: str = "auto") -> str:
+    """The training loop to run: "c", "fast" (plain Python) or "numpy".
+
+    auto: the compiled C loop where a compiler builds it, else the plain-Python loop for
+    small networks and batches, else NumPy. An explicit "c" that cannot be had is an error.
+    """
+    if requested == "c":
+        compiled_loop(required=True)
+        return "c"
+    if requested == "auto" and compiled_loop(required=False) is not None:
+        return "c"
+    if requested in ("auto", "fast") and hasattr(model, "train_fast") \
+            and samples <= FAST_PATH_MAX_SAMPLES:
+        return "fast"
+    return "numpy"
+
+
+_COMPILED: dict[tuple[str, str], object] = {}  # loaded C loops, by module and inputs hash
+
+
+def compiled_loop(required: bool = True):
+    """The generated C training loop, compiled once per source hash and loaded with ctypes.
+
+    None where it cannot be had (no generated C for this network, no compiler, a failed
+    build) unless `required`, which turns that into a one-line BadInput instead.
+    """
+    key = (model.__name__, model.INPUTS_SHA256)
+    if key in _COMPILED:
+        return _COMPILED[key]
+    source = Path(model.__file__).with_suffix(".c")
+    compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    problem = None
+    if not source.is_file():
+        problem = (f"no {source.name}: only networks of at most 40 parameters get a C loop; "
+                   "use --backend python")
+    elif compiler is None:
+        problem = "no C compiler (cc, gcc or clang) on PATH; use --backend python"
+    if problem is None:
+        code = source.read_bytes()
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "derive-nn"
+        library = cache / f"{model.SPEC_NAME}-{hashlib.sha256(code).hexdigest()[:20]}.so"
+        try:
+            if not library.exists():
+                cache.mkdir(parents=True, exist_ok=True)
+                tmp = cache / f".{library.name}.{os.getpid()}.tmp"
+                build = subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", str(tmp),
+                                        str(source), "-lm"], capture_output=True, text=True)
+                if build.returncode != 0:
+                    tmp.unlink(missing_ok=True)
+                    first = (build.stderr.strip().splitlines() or ["failed"])[0]
+                    raise OSError(f"{compiler}: {first}")
+                os.replace(tmp, library)
+            function = ctypes.CDLL(str(library)).train
+        except OSError as error:
+            problem = f"cannot build or load {source.name} ({error})"
+    if problem is not None:
+        if required:
+            raise BadInput(f"--backend c: {problem}")
+        return None
+    double_p = ctypes.POINTER(ctypes.c_double)
+    function.argtypes = [double_p, double_p, double_p, ctypes.c_int, ctypes.c_double,
+                         ctypes.c_int, double_p]
+    function.restype = None
+    _COMPILED[key] = function
+    return function
+
+
+def _train_compiled(params, X, y, lr, epochs):
+    function = compiled_loop(required=True)
+    flat = np.concatenate([np.ravel(np.asarray(params[name], dtype=np.float64))
+                           for name, _, _ in model.PARAMS])
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != model.N_INPUTS or y.shape != (len(X),):
+        raise ValueError(f"X must be (N, {model.N_INPUTS}) and y (N,)")
+    losses = np.empty(epochs)
+    pointer = ctypes.POINTER(ctypes.c_double)
+    function(flat.ctypes.data_as(pointer), X.ctypes.data_as(pointer), y.ctypes.data_as(pointer),
+             len(X), lr, epochs, losses.ctypes.data_as(pointer))
+    trained, offset = {}, 0
+    for name, shape, _ in model.PARAMS:
+        size = int(np.prod(shape, dtype=int))
+        trained[name] = flat[offset:offset + size].reshape(shape).copy()
+        offset += size
+    return trained, losses
 
 
 def _descend(params, X, y, lr, epochs):
@@ -578,6 +673,9 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--compare-torch", action="store_true",
                         help="also train the same network with PyTorch from the same init "
                              "and report the differences (needs the [torch] extra)")
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="auto",
+                        help="training loop: c (generated C, compiled on first use), python "
+                             "(generated plain-Python loop), numpy, or auto: the fastest here")
     parser.add_argument("--inits", type=inits_int, default=None, metavar="K",
                         help="train K initialisations at once (seeds SEED..SEED+K-1) and "
                              "report how many solve the data")
@@ -598,9 +696,10 @@ def train_main(argv: list[str]) -> int:
         return ensemble_main(args, X, y, data_name, say)
     args.lr = args.lr[0]
     init = init_params(args.seed)
+    path = choose_path(len(X), BACKENDS[args.backend])
     say(f"training {model.SPEC_NAME} on {data_name} ({len(X)} samples): lr {args.lr:g}, "
-        f"{args.epochs} epochs, seed {args.seed}")
-    params, history = train(init, X, y, args.lr, args.epochs,
+        f"{args.epochs} epochs, seed {args.seed}, {PATH_NAMES[path]}")
+    params, history = train(init, X, y, args.lr, args.epochs, path=path,
                             report=lambda e, loss: say(f"  epoch {e:>7d}  loss {loss:.6f}"))
     final_loss = model.loss(params, X, y)
     reference = None
@@ -692,6 +791,9 @@ def main(argv: list[str] | None = None) -> int:
     except Diverged as error:
         print(f"train.py: {error}", file=sys.stderr)
         return EXIT_DIVERGED
+    except BrokenPipeError:  # `python train.py | head`: stop quietly, as a filter should
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as error:
         print(f"train.py: error: {error.strerror or error}: {error.filename or ''}",
               file=sys.stderr)

@@ -1,9 +1,11 @@
 """Benchmark: time per epoch of training the assignment's 2-2-1 network (`make bench`).
 
 In one process, from the same initial parameters (seed 1), on XOR, lr 1, 2001 epochs:
-the generated plain-Python loop (train.py's default path here), the generated NumPy code
-stepped by train.py, the hand-written NumPy baseline (bench/numpy_baseline.py) and PyTorch
-eager (the course notebook's loop) where the torch extra is installed. Medians of several
+the generated C loop (train.py's default where a C compiler exists), the generated
+plain-Python loop (its default without one), the generated NumPy code stepped by train.py,
+the hand-written NumPy baseline (bench/numpy_baseline.py), a hand-written C loop
+(bench/xor_loop.c, the practical floor) and PyTorch eager (the course notebook's loop)
+where the torch extra is installed. Medians of several
 repeats; every row must end at the same final loss (1e-12), or the benchmark fails.
 Then the ensemble trainer: nanoseconds per network-epoch for K networks at once.
 """
@@ -37,6 +39,36 @@ def median_seconds(run, repeats: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+def hand_written_c_row(init, X, y):
+    """bench/xor_loop.c compiled here, called exactly as train.py calls the generated loop."""
+    import ctypes
+    import shutil
+    import subprocess
+    import tempfile
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    library = Path(tempfile.mkdtemp()) / "xor_loop.so"
+    subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", str(library),
+                    str(REPO / "bench" / "xor_loop.c"), "-lm"], check=True)
+    function = ctypes.CDLL(str(library)).train
+    pointer = ctypes.POINTER(ctypes.c_double)
+    function.argtypes = [pointer, pointer, pointer, ctypes.c_int, ctypes.c_double,
+                         ctypes.c_int, pointer]
+
+    def run():
+        flat = np.concatenate([np.ravel(init[name]) for name in ("W1", "b1", "w2", "b2")])
+        losses = np.empty(EPOCHS)
+        Xc, yc = np.ascontiguousarray(X), np.ascontiguousarray(y)
+        function(flat.ctypes.data_as(pointer), Xc.ctypes.data_as(pointer),
+                 yc.ctypes.data_as(pointer), len(X), LR, EPOCHS, losses.ctypes.data_as(pointer))
+        params = {"W1": flat[:4].reshape(2, 2), "b1": flat[4:6], "w2": flat[6:8],
+                  "b2": flat[8].copy()}
+        return params, losses
+    return run
+
+
 def torch_row(init, X, y):
     try:
         import torch  # noqa: F401
@@ -50,12 +82,17 @@ def main() -> int:
     X, y = model.dataset()
     init = train.init_params(SEED)
     rows = [
+        ("generated, compiled C loop (--backend c)",
+         lambda: train.train(init, X, y, LR, EPOCHS, path="c"), 21),
         ("generated, plain Python (train_fast)",
          lambda: train.train(init, X, y, LR, EPOCHS, path="fast"), 7),
         ("generated, NumPy (loss_and_gradients)",
          lambda: train.train(init, X, y, LR, EPOCHS, path="numpy"), 3),
         ("hand-written NumPy baseline", lambda: numpy_baseline.train(init, X, y, LR, EPOCHS), 5),
     ]
+    floor = hand_written_c_row(init, X, y)
+    if floor is not None:
+        rows.append(("hand-written C loop (bench/xor_loop.c)", floor, 21))
     reference = torch_row(init, X, y)
     if reference is not None:
         rows.append(("PyTorch eager (the course notebook's loop)", reference, 3))

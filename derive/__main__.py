@@ -18,12 +18,12 @@ def output_names(spec: NetworkSpec) -> dict[str, str]:
     """File name of each output; the assignment's network keeps the report names it shipped with."""
     report = "gradients" if spec.name == "xor" else spec.name
     return {"module": f"{spec.name}.py", "tex": f"{report}.tex", "md": f"{report}.md",
-            "notebook": f"{spec.name}.ipynb"}
+            "notebook": f"{spec.name}.ipynb", "c": f"{spec.name}.c"}
 
 
 def render_all(spec: NetworkSpec, stamp: str) -> dict[str, str]:
     """Derive and render every output of `spec`: file name -> text."""
-    from derive.codegen import render_module
+    from derive.codegen import render_c, render_module
     from derive.gradients import derive
     from derive.latex import render
     from derive.network import build
@@ -31,18 +31,27 @@ def render_all(spec: NetworkSpec, stamp: str) -> dict[str, str]:
 
     gradients = derive(build(spec))
     names = output_names(spec)
-    return {
+    outputs = {
         names["module"]: render_module(gradients, stamp),
         names["tex"]: render(gradients, "gradients.tex.j2", stamp),
         names["md"]: render(gradients, "gradients.md.j2", stamp),
         names["notebook"]: render_notebook(gradients, stamp),
     }
+    c_source = render_c(gradients, stamp)
+    if c_source is not None:
+        outputs[names["c"]] = c_source
+    return outputs
 
 
 def is_fresh(spec: NetworkSpec, out_dir: Path, stamp: str) -> bool:
+    """Every output carries `stamp` (the C loop counts only where one was written)."""
     from derive.files import read_stamp
 
-    return all(read_stamp(out_dir / name) == stamp for name in output_names(spec).values())
+    names = output_names(spec)
+    required = [names[kind] for kind in ("module", "tex", "md", "notebook")]
+    optional = out_dir / names["c"]
+    return (all(read_stamp(out_dir / name) == stamp for name in required)
+            and (not optional.exists() or read_stamp(optional) == stamp))
 
 
 class _Parser(argparse.ArgumentParser):

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.printing.c import C99CodePrinter
 from sympy.printing.pycode import PythonCodePrinter
 
 from derive.files import template_environment
@@ -105,6 +106,39 @@ class PythonScalarPrinter(PythonCodePrinter):
 
     def _print_tanh(self, expr: sp.tanh) -> str:
         return f"tanh({self._print(expr.args[0])})"
+
+
+class CCodePrinter(C99CodePrinter):
+    """Prints derived expressions as C for the compiled training loop (one sample, doubles).
+
+    Same names as the plain-Python loop; exp(-z) shared with the sigmoid where it is safe.
+    C's exp() overflows to inf instead of raising, so softplus takes its stable form.
+    """
+
+    def __init__(self, network: Network) -> None:
+        super().__init__({"order": "none"})
+        self._network = network
+        self.exp_of: dict[str, str] = {}
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        info = self._network.info.get(expr)
+        if info is None or info.family in ("W", "w", "b"):
+            return expr.name
+        return code_name(info, expr.name, self._network)
+
+    def _print_sigmoid(self, expr: sigmoid) -> str:
+        z = self.parenthesize(expr.args[0], 100)
+        return f"1.0 / (1.0 + {self.exp_of.get(z, f'exp(-{z})')})"
+
+    def _print_softplus(self, expr: softplus) -> str:
+        z = self.parenthesize(expr.args[0], 100)
+        return f"(fmax({z}, 0.0) + log1p(exp(-fabs({z}))))"
+
+    def _print_relu(self, expr: relu) -> str:
+        return f"fmax({self._print(expr.args[0])}, 0.0)"
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        return f"({self._print(expr.args[0])} > 0.0 ? 1.0 : 0.0)"
 
 
 @dataclass(frozen=True)
@@ -387,3 +421,46 @@ def render_module(gradients: Gradients, stamp: str) -> str:
         module_sha256=_PENDING, **context)
     pending = MODULE_HASH_LINE.format(_PENDING)
     return text.replace(pending, MODULE_HASH_LINE.format(module_sha256(text)), 1)
+
+
+def c_context(gradients: Gradients) -> dict | None:
+    """The compiled loop's lines: the plain-Python loop's expressions, printed as C."""
+    network = gradients.network
+    if sum(len(p.symbols) for p in network.params) > FAST_MAX_PARAMS:
+        return None
+    printer = CCodePrinter(network)
+    forward = []
+    for layer in network.layers:
+        for z, z_expr in zip(layer.z, layer.z_local):
+            forward.append(Line(printer.doprint(z), printer.doprint(z_expr)))
+        for z, a, a_expr in zip(layer.z, layer.a, layer.a_local):
+            if layer.activation.name == "sigmoid":
+                name = printer.doprint(z)
+                forward.append(Line(f"e_{name}", f"exp(-{name})"))
+                printer.exp_of[name] = f"e_{name}"
+            forward.append(Line(printer.doprint(a), printer.doprint(a_expr)))
+    params, offset = [], 0
+    for param in network.params:
+        entries = []
+        for symbol, expr in zip(param.symbols, gradients.params[param.name]):
+            entries.append({"name": symbol.name, "offset": offset,
+                            "grad": printer.doprint(expr)})
+            offset += 1
+        params.append({"name": param.name, "shape": param.shape, "entries": entries})
+    return {
+        "forward": forward,
+        "loss": printer.doprint(network.loss_of_logit(network.output.z[0])),
+        "deltas": [Line(printer.doprint(s), printer.doprint(e)) for s, e in gradients.deltas],
+        "params": params,
+        "n_params": offset,
+        "inputs": [printer.doprint(x) for x in network.x],
+    }
+
+
+def render_c(gradients: Gradients, stamp: str) -> str | None:
+    """The C training loop of a small network, or None for networks too large for it."""
+    context = c_context(gradients)
+    if context is None:
+        return None
+    return template_environment().get_template("train_loop.c.j2").render(
+        spec=gradients.network.spec, stamp=stamp, c=context)

@@ -1,0 +1,112 @@
+/* GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/xor_mse.toml`.
+ *
+ * A 2-3-1 tanh network with a linear output and mean squared error on XOR.
+ * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
+ * generated/xor_mse.py (derive/templates/train_loop.c.j2).
+ * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
+ * inputs-sha256: c3fea579fc94599169d5ce49244b0f1bedbd4396264d10968dd3707f9f9a006b
+ */
+#include <math.h>
+
+/* Parameters, flat and in this order (C order within each array):
+ *   W1 (3, 2): params[0..5]
+ *   b1 (3,): params[6..8]
+ *   w2 (3,): params[9..11]
+ *   b2 (): params[12..12]
+ */
+int n_params(void) { return 13; }
+
+/* Full-batch gradient descent: `epochs` steps of theta <- theta - lr * dL/dtheta over the
+ * n samples X (n x 2, row-major) with targets y. params is updated in place;
+ * losses[e] receives the loss before update e. */
+void train(double *params, const double *X, const double *targets, int n, double lr,
+           int epochs, double *losses)
+{
+    double W1_1_1 = params[0];
+    double W1_1_2 = params[1];
+    double W1_2_1 = params[2];
+    double W1_2_2 = params[3];
+    double W1_3_1 = params[4];
+    double W1_3_2 = params[5];
+    double b1_1 = params[6];
+    double b1_2 = params[7];
+    double b1_3 = params[8];
+    double w2_1 = params[9];
+    double w2_2 = params[10];
+    double w2_3 = params[11];
+    double b2 = params[12];
+    for (int epoch = 0; epoch < epochs; ++epoch) {
+        double total = 0.0;
+        double g_W1_1_1 = 0.0;
+        double g_W1_1_2 = 0.0;
+        double g_W1_2_1 = 0.0;
+        double g_W1_2_2 = 0.0;
+        double g_W1_3_1 = 0.0;
+        double g_W1_3_2 = 0.0;
+        double g_b1_1 = 0.0;
+        double g_b1_2 = 0.0;
+        double g_b1_3 = 0.0;
+        double g_w2_1 = 0.0;
+        double g_w2_2 = 0.0;
+        double g_w2_3 = 0.0;
+        double g_b2 = 0.0;
+        for (int s = 0; s < n; ++s) {
+            const double x_1 = X[2 * s + 0];
+            const double x_2 = X[2 * s + 1];
+            const double y = targets[s];
+            const double z1_1 = b1_1 + W1_1_1*x_1 + W1_1_2*x_2;
+            const double z1_2 = b1_2 + W1_2_1*x_1 + W1_2_2*x_2;
+            const double z1_3 = b1_3 + W1_3_1*x_1 + W1_3_2*x_2;
+            const double h_1 = tanh(z1_1);
+            const double h_2 = tanh(z1_2);
+            const double h_3 = tanh(z1_3);
+            const double z2 = b2 + h_1*w2_1 + h_2*w2_2 + h_3*w2_3;
+            const double y_hat = z2;
+            total += pow(z2 - y, 2);
+            const double delta2 = -2*y + 2*y_hat;
+            const double delta1_1 = delta2*w2_1*(1 - pow(h_1, 2));
+            const double delta1_2 = delta2*w2_2*(1 - pow(h_2, 2));
+            const double delta1_3 = delta2*w2_3*(1 - pow(h_3, 2));
+            g_W1_1_1 += delta1_1*x_1;
+            g_W1_1_2 += delta1_1*x_2;
+            g_W1_2_1 += delta1_2*x_1;
+            g_W1_2_2 += delta1_2*x_2;
+            g_W1_3_1 += delta1_3*x_1;
+            g_W1_3_2 += delta1_3*x_2;
+            g_b1_1 += delta1_1;
+            g_b1_2 += delta1_2;
+            g_b1_3 += delta1_3;
+            g_w2_1 += h_1*delta2;
+            g_w2_2 += h_2*delta2;
+            g_w2_3 += h_3*delta2;
+            g_b2 += delta2;
+        }
+        losses[epoch] = total / n;
+        W1_1_1 -= lr * (g_W1_1_1 / n);
+        W1_1_2 -= lr * (g_W1_1_2 / n);
+        W1_2_1 -= lr * (g_W1_2_1 / n);
+        W1_2_2 -= lr * (g_W1_2_2 / n);
+        W1_3_1 -= lr * (g_W1_3_1 / n);
+        W1_3_2 -= lr * (g_W1_3_2 / n);
+        b1_1 -= lr * (g_b1_1 / n);
+        b1_2 -= lr * (g_b1_2 / n);
+        b1_3 -= lr * (g_b1_3 / n);
+        w2_1 -= lr * (g_w2_1 / n);
+        w2_2 -= lr * (g_w2_2 / n);
+        w2_3 -= lr * (g_w2_3 / n);
+        b2 -= lr * (g_b2 / n);
+    }
+    params[0] = W1_1_1;
+    params[1] = W1_1_2;
+    params[2] = W1_2_1;
+    params[3] = W1_2_2;
+    params[4] = W1_3_1;
+    params[5] = W1_3_2;
+    params[6] = b1_1;
+    params[7] = b1_2;
+    params[8] = b1_3;
+    params[9] = w2_1;
+    params[10] = w2_2;
+    params[11] = w2_3;
+    params[12] = b2;
+}
