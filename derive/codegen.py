@@ -68,15 +68,12 @@ class NumPyCodePrinter(PythonCodePrinter):
         return f"np.tanh({self._print(expr.args[0])})"
 
 
-class PythonScalarPrinter(PythonCodePrinter):
-    """Prints derived expressions as plain-Python float code: one sample, one network.
+class _ScalarNames:
+    """For printers of one-sample, one-network code: parameters are flat local floats
+    (W1_1_2), and exp(-z) may already sit in a local (see `scalar_forward`)."""
 
-    Parameters become local floats (W1_1_2), so an epoch runs with no NumPy call at all.
-    exp() may raise OverflowError for |z| > 709; callers fall back to the NumPy code then.
-    """
-
-    def __init__(self, network: Network) -> None:
-        super().__init__({"standard": "python3", "order": "none"})
+    def __init__(self, network: Network, settings: dict) -> None:
+        super().__init__({**settings, "order": "none"})
         self._network = network
         self.exp_of: dict[str, str] = {}  # z -> name of a local already holding exp(-z)
 
@@ -89,6 +86,17 @@ class PythonScalarPrinter(PythonCodePrinter):
     def _exp_minus(self, arg: sp.Expr) -> str:
         z = self.parenthesize(arg, 100)
         return self.exp_of.get(z, f"exp(-{z})")
+
+
+class PythonScalarPrinter(_ScalarNames, PythonCodePrinter):
+    """Prints derived expressions as plain-Python float code: one sample, one network.
+
+    An epoch runs with no NumPy call at all. exp() may raise OverflowError for |z| > 709;
+    callers fall back to the NumPy code then.
+    """
+
+    def __init__(self, network: Network) -> None:
+        super().__init__(network, {"standard": "python3"})
 
     def _print_sigmoid(self, expr: sigmoid) -> str:
         return f"1.0 / (1.0 + {self._exp_minus(expr.args[0])})"
@@ -108,27 +116,18 @@ class PythonScalarPrinter(PythonCodePrinter):
         return f"tanh({self._print(expr.args[0])})"
 
 
-class CCodePrinter(C99CodePrinter):
+class CCodePrinter(_ScalarNames, C99CodePrinter):
     """Prints derived expressions as C for the compiled training loop (one sample, doubles).
 
-    Same names as the plain-Python loop; exp(-z) shared with the sigmoid where it is safe.
-    C's exp() overflows to inf instead of raising, so softplus takes its stable form.
+    Same names as the plain-Python loop. C's exp() overflows to inf instead of raising, so
+    softplus takes its stable form there.
     """
 
     def __init__(self, network: Network) -> None:
-        super().__init__({"order": "none"})
-        self._network = network
-        self.exp_of: dict[str, str] = {}
-
-    def _print_Symbol(self, expr: sp.Symbol) -> str:
-        info = self._network.info.get(expr)
-        if info is None or info.family in ("W", "w", "b"):
-            return expr.name
-        return code_name(info, expr.name, self._network)
+        super().__init__(network, {})
 
     def _print_sigmoid(self, expr: sigmoid) -> str:
-        z = self.parenthesize(expr.args[0], 100)
-        return f"1.0 / (1.0 + {self.exp_of.get(z, f'exp(-{z})')})"
+        return f"1.0 / (1.0 + {self._exp_minus(expr.args[0])})"
 
     def _print_softplus(self, expr: softplus) -> str:
         z = self.parenthesize(expr.args[0], 100)
@@ -234,6 +233,22 @@ def _scalar_lines(gradients: Gradients, printer: NumPyCodePrinter) -> dict:
     return {"columns": columns, "forward": forward, "deltas": deltas, "grads": grads}
 
 
+def scalar_forward(network: Network, printer: _ScalarNames) -> list[Line]:
+    """The forward pass unit by unit; exp(-z) of a sigmoid unit is kept in a local, e_z,
+    which the sigmoid and the loss then share."""
+    forward = []
+    for layer in network.layers:
+        for z, z_expr in zip(layer.z, layer.z_local):
+            forward.append(Line(printer.doprint(z), printer.doprint(z_expr)))
+        for z, a, a_expr in zip(layer.z, layer.a, layer.a_local):
+            if layer.activation.name == "sigmoid":
+                name = printer.doprint(z)
+                forward.append(Line(f"e_{name}", f"exp(-{name})"))
+                printer.exp_of[name] = f"e_{name}"
+            forward.append(Line(printer.doprint(a), printer.doprint(a_expr)))
+    return forward
+
+
 FAST_MAX_PARAMS = 40  # networks up to this size also get train_fast and train_ensemble
 
 
@@ -244,16 +259,7 @@ def _fast_context(gradients: Gradients, numpy_lines: dict, sample_loss: str) -> 
         return None
     py = PythonScalarPrinter(network)
     logit = network.output.z[0]
-    forward = []
-    for layer in network.layers:
-        for z, z_expr in zip(layer.z, layer.z_local):
-            forward.append(Line(py.doprint(z), py.doprint(z_expr)))
-        for z, a, a_expr in zip(layer.z, layer.a, layer.a_local):
-            if layer.activation.name == "sigmoid":  # exp(-z) once, for sigmoid and the loss
-                name = py.doprint(z)
-                forward.append(Line(f"e_{name}", f"exp(-{name})"))
-                py.exp_of[name] = f"e_{name}"
-            forward.append(Line(py.doprint(a), py.doprint(a_expr)))
+    forward = scalar_forward(network, py)
     params = []
     for param in network.params:
         names = [s.name for s in param.symbols]
@@ -429,16 +435,7 @@ def c_context(gradients: Gradients) -> dict | None:
     if sum(len(p.symbols) for p in network.params) > FAST_MAX_PARAMS:
         return None
     printer = CCodePrinter(network)
-    forward = []
-    for layer in network.layers:
-        for z, z_expr in zip(layer.z, layer.z_local):
-            forward.append(Line(printer.doprint(z), printer.doprint(z_expr)))
-        for z, a, a_expr in zip(layer.z, layer.a, layer.a_local):
-            if layer.activation.name == "sigmoid":
-                name = printer.doprint(z)
-                forward.append(Line(f"e_{name}", f"exp(-{name})"))
-                printer.exp_of[name] = f"e_{name}"
-            forward.append(Line(printer.doprint(a), printer.doprint(a_expr)))
+    forward = scalar_forward(network, printer)
     params, offset = [], 0
     for param in network.params:
         entries = []

@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 0dcce5a8ff3505ff07a43b24a92375538b7da42539358648faa94f76561c8315
+ * inputs-sha256: 782f83f2760971c0333b03c5ff628530186dc8b25c8aa379269e4f384788d873
  */
 #include <math.h>
 

@@ -24,24 +24,38 @@ def default_spec():
     train.use_spec("xor")
 
 
+def _compiler():
+    import shutil
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler on PATH (apt-get install gcc); the C loop cannot be built")
+    return compiler
+
+
+@pytest.mark.parametrize("path", ["fast", "c"])
 @pytest.mark.parametrize("name", SMALL)
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10**6), lr=st.floats(0.01, 1.0), epochs=st.integers(1, 40),
        n=st.integers(1, 8))
-def test_plain_python_loop_equals_the_numpy_loop(name, seed, lr, epochs, n):
+def test_generated_loops_equal_the_numpy_loop(name, path, seed, lr, epochs, n):
+    """The plain-Python loop (`fast`) and the compiled C loop (`c`) against NumPy steps."""
+    if path == "c":
+        _compiler()
     train.use_spec(name)
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, train.model.N_INPUTS)) * 2
     y = rng.integers(0, 2, size=n).astype(float)
     init = train.init_params(seed)
-    fast = train.model.train_fast(init, X, y, lr, epochs)
+    loop = train.model.train_fast if path == "fast" else train._train_compiled
+    got = loop(init, X, y, lr, epochs)
     with np.errstate(all="ignore"):
         slow = train._descend(init, X, y, lr, epochs)
     # a diverging run amplifies the last-bit differences of exp(); compare converging ones
     assume(np.all(np.isfinite(slow[1])) and slow[1].max() <= 2 * slow[1][0] + 1e-9)
-    np.testing.assert_allclose(fast[1], slow[1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got[1], slow[1], rtol=1e-12, atol=1e-12)
     for key in init:
-        np.testing.assert_allclose(fast[0][key], slow[0][key], rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(got[0][key], slow[0][key], rtol=1e-11, atol=1e-12)
 
 
 def test_overflow_falls_back_to_the_numpy_loop():
@@ -141,35 +155,6 @@ def test_every_small_spec_has_the_fast_paths_and_large_ones_do_not():
         assert hasattr(module, "train_fast") and hasattr(module, "train_ensemble")
     moons = load_module(REPO / "generated" / "moons_relu.py")
     assert not hasattr(moons, "train_fast")
-
-
-def _compiler():
-    import shutil
-
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.skip("no C compiler on PATH (apt-get install gcc); the C loop cannot be built")
-    return compiler
-
-
-@pytest.mark.parametrize("name", SMALL)
-@settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 10**6), lr=st.floats(0.01, 1.0), epochs=st.integers(1, 40),
-       n=st.integers(1, 8))
-def test_compiled_c_loop_equals_the_numpy_loop(name, seed, lr, epochs, n):
-    _compiler()
-    train.use_spec(name)
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, train.model.N_INPUTS)) * 2
-    y = rng.integers(0, 2, size=n).astype(float)
-    init = train.init_params(seed)
-    compiled = train._train_compiled(init, X, y, lr, epochs)
-    with np.errstate(all="ignore"):
-        slow = train._descend(init, X, y, lr, epochs)
-    assume(np.all(np.isfinite(slow[1])) and slow[1].max() <= 2 * slow[1][0] + 1e-9)
-    np.testing.assert_allclose(compiled[1], slow[1], rtol=1e-12, atol=1e-12)
-    for key in init:
-        np.testing.assert_allclose(compiled[0][key], slow[0][key], rtol=1e-11, atol=1e-12)
 
 
 def test_compiled_loop_handles_saturated_logits():
