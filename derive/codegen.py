@@ -186,34 +186,29 @@ def module_context(gradients: Gradients) -> dict:
     logit = network.output.z[0]
     logit_name = printer.doprint(logit) if lines["columns"] else f"z{network.output.number}"
     sample_loss = network.loss_of_logit(logit).xreplace({logit: sp.Symbol(logit_name)})
-    scalar_lines = lines if lines["columns"] else _scalar_lines(gradients, printer)
-    loss_with_prediction, fast = sample_loss, None
-    if network.output.activation.name == "sigmoid":
-        y_hat = lines["forward"][-1].target
-        with_sigmoid = NumPyCodePrinter(network, {logit_name: y_hat})
-        loss_with_prediction = with_sigmoid.doprint(sample_loss)
-        printer.used_helpers |= with_sigmoid.used_helpers
-    if network.output.activation.name == "sigmoid" or lines["columns"]:
-        unit_logit = scalar_lines["forward"][-2].target
-        unit_printer = NumPyCodePrinter(network, {unit_logit: scalar_lines["forward"][-1].target})
-        fast = _fast_context(gradients, scalar_lines,
-                             unit_printer.doprint(network.loss_of_logit(logit)))
-        printer.used_helpers |= unit_printer.used_helpers
-    else:
-        fast = _fast_context(gradients, scalar_lines, printer.doprint(
-            network.loss_of_logit(logit)))
-    return {
+    # Where the forward pass already holds sigmoid(logit), the loss reuses it.
+    with_prediction = NumPyCodePrinter(network, {logit_name: lines["forward"][-1].target})
+    context = {
         "spec": network.spec,
         "loss_title": network.loss.title,
         "params": network.params,
         "mode": "scalar" if lines["columns"] else "matrix",
         **lines,
-        "unit_lines": scalar_lines,
         "sample_loss": printer.doprint(sample_loss),
-        "loss_with_prediction": loss_with_prediction,
-        "fast": fast,
-        "helpers": sorted(printer.used_helpers),
+        "loss_with_prediction": with_prediction.doprint(sample_loss),
+        "fast": None,
     }
+    helpers = printer.used_helpers | with_prediction.used_helpers
+    if sum(len(p.symbols) for p in network.params) <= FAST_MAX_PARAMS:
+        unit_lines = lines if lines["columns"] else _scalar_lines(gradients, printer)
+        unit_logit, unit_prediction = (line.target for line in unit_lines["forward"][-2:])
+        unit_printer = NumPyCodePrinter(network, {unit_logit: unit_prediction})
+        ensemble_loss = unit_printer.doprint(network.loss_of_logit(logit))
+        context["unit_lines"] = unit_lines
+        context["fast"] = _fast_context(gradients, unit_lines, ensemble_loss)
+        helpers |= printer.used_helpers | unit_printer.used_helpers
+    context["helpers"] = sorted(helpers)
+    return context
 
 
 def _scalar_lines(gradients: Gradients, printer: NumPyCodePrinter) -> dict:
@@ -252,11 +247,9 @@ def scalar_forward(network: Network, printer: _ScalarNames) -> list[Line]:
 FAST_MAX_PARAMS = 40  # networks up to this size also get train_fast and train_ensemble
 
 
-def _fast_context(gradients: Gradients, numpy_lines: dict, sample_loss: str) -> dict | None:
+def _fast_context(gradients: Gradients, numpy_lines: dict, sample_loss: str) -> dict:
     """What train_fast (plain Python) and train_ensemble (NumPy over K networks) print."""
     network = gradients.network
-    if sum(len(p.symbols) for p in network.params) > FAST_MAX_PARAMS:
-        return None
     py = PythonScalarPrinter(network)
     logit = network.output.z[0]
     forward = scalar_forward(network, py)

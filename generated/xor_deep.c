@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: a7baad1b0e2c1a9c2bf64f4dc1a3618e2887b6e8a703ef2f3ba81a4927d97663
+ * inputs-sha256: 52337eba2b8bc9891ee6286fc23bafadc5087934197a42f63874b64f86c4219a
  */
 #include <math.h>
 

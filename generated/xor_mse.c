@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 9a4c527be1ef3561f07284c0f80934e42dbf894ed2e30b1e1ffae1ab494618b4
+ * inputs-sha256: 806b454670d326815ed3a191cde149e81fb70a203888796c05a2275a6224a352
  */
 #include <math.h>
 

@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 96609b0bd0666c9d6de298c626107d0242a55e6e54696dec6dd153bba841efe5
+ * inputs-sha256: 11de824cd3a61ee060aa0dcd4e88043344c993faea38d1fe538b6877def8705e
  */
 #include <math.h>
 
