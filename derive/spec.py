@@ -20,6 +20,7 @@ OUTPUTS = {"sigmoid": ("bce", "mse"), "identity": ("mse",)}  # output activation
 DATASET_WIDTHS = {"xor": 2, "and": 2, "or": 2, "nand": 2, "xnor": 2, "moons": 2,
                   "circles": 2, "spirals": 2}
 INITS = ("pytorch",)
+RESERVED_NAMES = ("gradients", "__init__")  # the assignment's report is generated/gradients.*
 MAX_WIDTH = 512
 
 
@@ -123,6 +124,8 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
     if not name.isidentifier() or name != path.stem:
         raise top.fail("name", f"{name!r} must be a Python identifier equal to the file name "
                                f"({path.stem!r})")
+    if name in RESERVED_NAMES:
+        raise top.fail("name", f"{name!r} is taken by generated/{name}.* of another spec")
     n_inputs = top.get("inputs", int)
     if not 1 <= n_inputs <= MAX_WIDTH:
         raise top.fail("inputs", f"{n_inputs} is not a width from 1 to {MAX_WIDTH}")

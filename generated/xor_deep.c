@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 52337eba2b8bc9891ee6286fc23bafadc5087934197a42f63874b64f86c4219a
+ * inputs-sha256: 3687759c211b36903e74b640997b8ba8a57c352203fdcdfaa4a81c919c8c8a32
  */
 #include <math.h>
 

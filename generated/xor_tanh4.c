@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 11de824cd3a61ee060aa0dcd4e88043344c993faea38d1fe538b6877def8705e
+ * inputs-sha256: 456bded686a15b00d6de06301a27c57003979dcdde2cb47c452b4dad7c57be05
  */
 #include <math.h>
 

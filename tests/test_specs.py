@@ -142,6 +142,13 @@ def test_bad_specs_name_the_file_and_the_field(tmp_path, change, field, says):
     assert not (tmp_path / "gen").exists()
 
 
+def test_a_spec_may_not_take_the_assignment_report_names(tmp_path):
+    path = tmp_path / "gradients.toml"
+    path.write_text(GOOD.replace('name = "xor"', 'name = "gradients"'))
+    with pytest.raises(SpecError, match="field 'name'.*taken"):
+        parse_spec(path, path.read_text())
+
+
 def test_malformed_toml_and_missing_file(tmp_path):
     path = tmp_path / "broken.toml"
     path.write_text("name = \n")
