@@ -51,11 +51,26 @@ def test_generated_loops_equal_the_numpy_loop(name, path, seed, lr, epochs, n):
     got = loop(init, X, y, lr, epochs)
     with np.errstate(all="ignore"):
         slow = train._descend(init, X, y, lr, epochs)
-    # a diverging run amplifies the last-bit differences of exp(); compare converging ones
+    # libm's and NumPy's exp and tanh differ in the last bit, and training amplifies that
+    # (a diverging run without bound): compare converging runs, parameters to 1e-10
     assume(np.all(np.isfinite(slow[1])) and slow[1].max() <= 2 * slow[1][0] + 1e-9)
-    np.testing.assert_allclose(got[1], slow[1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got[1], slow[1], rtol=1e-12, atol=1e-11)
     for key in init:
-        np.testing.assert_allclose(got[0][key], slow[0][key], rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(got[0][key], slow[0][key], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("path", ["fast", "c"])
+def test_default_run_is_the_same_on_every_backend(path):
+    """The README's claim: the assignment's default run agrees across backends to 1e-12."""
+    if path == "c":
+        _compiler()
+    X, y = train.model.dataset()
+    init = train.init_params(train.model.DEFAULTS["seed"])
+    got = train.train(init, X, y, 1.0, 2001, path=path)
+    want = train.train(init, X, y, 1.0, 2001, path="numpy")
+    np.testing.assert_allclose(got[1], want[1], rtol=0, atol=1e-12)
+    for key in init:
+        np.testing.assert_allclose(got[0][key], want[0][key], rtol=0, atol=1e-12)
 
 
 def test_overflow_falls_back_to_the_numpy_loop():
