@@ -6,7 +6,7 @@ GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/moons_relu
 (python -m derive specs/moons_relu.toml): written from that spec, the SymPy derivation in
 derive/ and the template derive/templates/module.py.j2. Gradients are SymPy's, proved
 equal to the derivative of the loss.
-inputs-sha256: 08de10686e64d3914e8e60de741a0412dad4eb5d259f779d4b9fb69cd6ee2e47
+inputs-sha256: 02555da2e179fbb6de3706ef48a3bc3f56c54ec8603a121b949a30421245ccd0
 """
 
 import numpy as np
@@ -16,8 +16,8 @@ SPEC_NAME = "moons_relu"
 # the hash of (spec file, derive/ sources and templates, printer versions), and this file's
 # own hash (computed without the MODULE_SHA256 line) to notice hand edits.
 SPEC_FILE = "specs/moons_relu.toml"
-INPUTS_SHA256 = "08de10686e64d3914e8e60de741a0412dad4eb5d259f779d4b9fb69cd6ee2e47"
-MODULE_SHA256 = "7320dabd7ced335a9c9a6e4a333591a83cf871382a35e8d6c5b5926e2915b8a0"
+INPUTS_SHA256 = "02555da2e179fbb6de3706ef48a3bc3f56c54ec8603a121b949a30421245ccd0"
+MODULE_SHA256 = "06ae01f4c85035a5e70053b4379793e72e770545bb170b9ab492a2eb9412e621"
 DATASET = "moons"
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
@@ -71,8 +71,10 @@ def _inputs(X):
 
 
 def _targets(y, n):
-    """Check y holds one target per sample."""
+    """y as a float array of shape (N,); a column (N, 1), as PyTorch code keeps it, is fine."""
     y = np.asarray(y, dtype=np.float64)
+    if y.shape == (n, 1):
+        y = y[:, 0]
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},), got {y.shape}")
     return y

@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: a3e059e6e67863e79ad3b5f11ce172ae237ae40a9bc6df06620825c6278aebe3
+ * inputs-sha256: 6560c4c7de2afd5658879634c814cab7886cc1898fcae983aa76e964792684a5
  */
 #include <math.h>
 

@@ -6,7 +6,7 @@ GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/xor.toml`
 (python -m derive specs/xor.toml): written from that spec, the SymPy derivation in
 derive/ and the template derive/templates/module.py.j2. Gradients are SymPy's, proved
 equal to the derivative of the loss.
-inputs-sha256: a3e059e6e67863e79ad3b5f11ce172ae237ae40a9bc6df06620825c6278aebe3
+inputs-sha256: 6560c4c7de2afd5658879634c814cab7886cc1898fcae983aa76e964792684a5
 """
 
 from math import exp, log1p
@@ -18,8 +18,8 @@ SPEC_NAME = "xor"
 # the hash of (spec file, derive/ sources and templates, printer versions), and this file's
 # own hash (computed without the MODULE_SHA256 line) to notice hand edits.
 SPEC_FILE = "specs/xor.toml"
-INPUTS_SHA256 = "a3e059e6e67863e79ad3b5f11ce172ae237ae40a9bc6df06620825c6278aebe3"
-MODULE_SHA256 = "988979cd19b86661c5576304e234a66be85a19ca744007a5eac481fa27190810"
+INPUTS_SHA256 = "6560c4c7de2afd5658879634c814cab7886cc1898fcae983aa76e964792684a5"
+MODULE_SHA256 = "5b63fc102f35fe631cf9216cc96c273eaf277b54c61a9817f231137c33e737dd"
 DATASET = "xor"
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
@@ -73,8 +73,10 @@ def _inputs(X):
 
 
 def _targets(y, n):
-    """Check y holds one target per sample."""
+    """y as a float array of shape (N,); a column (N, 1), as PyTorch code keeps it, is fine."""
     y = np.asarray(y, dtype=np.float64)
+    if y.shape == (n, 1):
+        y = y[:, 0]
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},), got {y.shape}")
     return y

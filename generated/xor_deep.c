@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 3687759c211b36903e74b640997b8ba8a57c352203fdcdfaa4a81c919c8c8a32
+ * inputs-sha256: 5b5fd6428b6bdfec663b39c72c7adfdf727ab12f37f19340a11348298504bdf6
  */
 #include <math.h>
 

@@ -6,7 +6,7 @@ GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/xor_mse.to
 (python -m derive specs/xor_mse.toml): written from that spec, the SymPy derivation in
 derive/ and the template derive/templates/module.py.j2. Gradients are SymPy's, proved
 equal to the derivative of the loss.
-inputs-sha256: 76d69fcb41eabcc67de5522b1a85f768255ce92cc0f5f6329c205ef5bbc16ae9
+inputs-sha256: 6a25b576ca71ecd93229b88d71f82924b311de2a7ce710c5b29f25a77fad42fb
 """
 
 from math import tanh
@@ -18,8 +18,8 @@ SPEC_NAME = "xor_mse"
 # the hash of (spec file, derive/ sources and templates, printer versions), and this file's
 # own hash (computed without the MODULE_SHA256 line) to notice hand edits.
 SPEC_FILE = "specs/xor_mse.toml"
-INPUTS_SHA256 = "76d69fcb41eabcc67de5522b1a85f768255ce92cc0f5f6329c205ef5bbc16ae9"
-MODULE_SHA256 = "74917e774b09761c9ad56141f4e0360d05e58971f9f8a979d87c1e9c3182260e"
+INPUTS_SHA256 = "6a25b576ca71ecd93229b88d71f82924b311de2a7ce710c5b29f25a77fad42fb"
+MODULE_SHA256 = "3391e6624af18a117a97d3ba96fbe8b125af7eb7032a56f706f9cc3f33258dce"
 DATASET = "xor"
 LOSS = "squared error"
 LOSS_NAME = "mse"
@@ -44,8 +44,10 @@ def _inputs(X):
 
 
 def _targets(y, n):
-    """Check y holds one target per sample."""
+    """y as a float array of shape (N,); a column (N, 1), as PyTorch code keeps it, is fine."""
     y = np.asarray(y, dtype=np.float64)
+    if y.shape == (n, 1):
+        y = y[:, 0]
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},), got {y.shape}")
     return y

@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 456bded686a15b00d6de06301a27c57003979dcdde2cb47c452b4dad7c57be05
+ * inputs-sha256: ed8ff0ba0163dd939e1ec6c3790fee9045a97e2496fa4fff6575a6b4d6bfb4c7
  */
 #include <math.h>
 

@@ -125,6 +125,18 @@ def test_shapes_are_checked(xor_model):
         raise AssertionError("y of the wrong length was accepted")
 
 
+def test_pytorch_shaped_inputs_are_accepted(xor_model):
+    """The course notebook's float32 X and its (N, 1) column of targets, parameters as lists."""
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    Y = np.array([[0], [1], [1], [0]], dtype=np.float32)
+    params = {"W1": [[0.5, -0.5], [0.3, 0.8]], "b1": [0.1, -0.2], "w2": [1.0, -1.0], "b2": 0.25}
+    column = xor_model.gradients(params, X, Y)
+    flat = xor_model.gradients(params, X.astype(np.float64), Y[:, 0].astype(np.float64))
+    for name in flat:
+        assert np.array_equal(column[name], flat[name])
+    assert xor_model.forward(params, X).shape == (4,)
+
+
 def test_gradient_shapes_and_keys(xor_model):
     params = {name: np.ones(shape) for name, shape, _ in xor_model.PARAMS}
     grads = xor_model.gradients(params, np.eye(2), np.array([0.0, 1.0]))
