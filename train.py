@@ -19,6 +19,7 @@ import importlib
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -327,6 +328,60 @@ def from_json(raw: object, where: str) -> dict[str, np.ndarray]:
             raise BadInput(f"{where}: parameter {name!r} holds NaN or infinity")
         params[name] = value
     return params
+
+
+def read_json(path: Path, missing: str) -> object:
+    """A JSON file, or a one-line BadInput saying what is wrong with it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: {missing}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInput(f"{path}: cannot read ({error.__class__.__name__})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BadInput(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+
+
+TORCH_KEY = re.compile(r"^(?:.*\.)?(\d+)\.(weight|bias)$")
+
+
+def load_init(path: Path) -> dict[str, np.ndarray]:
+    """Starting parameters from a file, so a run can start where another one did.
+
+    Accepted: a params.json of train.py (its `init`: the run is replayed), an object of
+    arrays named as the generated module names them (W1, b1, w2, b2), or a PyTorch
+    nn.Sequential state_dict as JSON ("0.weight", "0.bias", "2.weight", "2.bias", ...).
+    """
+    raw = read_json(path, missing="no such file")
+    if isinstance(raw, dict) and isinstance(raw.get("init"), dict):
+        raw = raw["init"]
+    if isinstance(raw, dict) and raw and all(isinstance(k, str) and TORCH_KEY.match(k)
+                                             for k in raw):
+        layers = sorted({int(TORCH_KEY.match(k).group(1)) for k in raw})
+        names = [name for name, _, _ in model.PARAMS]
+        if 2 * len(layers) != len(names):
+            raise BadInput(f"{path}: {len(layers)} linear layers in the state_dict, "
+                           f"{model.SPEC_NAME} has {len(names) // 2}")
+        renamed = {}
+        for layer, (weight, bias) in zip(layers, zip(names[0::2], names[1::2])):
+            renamed[weight] = _squeeze_output(raw.get(f"{layer}.weight"), weight)
+            renamed[bias] = _squeeze_output(raw.get(f"{layer}.bias"), bias)
+        raw = {k: v for k, v in renamed.items() if v is not None}
+    return from_json(raw, str(path))
+
+
+def _squeeze_output(value, name: str):
+    """PyTorch keeps the output layer's (1, H) weight and (1,) bias; ours are (H,) and ()."""
+    shape = dict((n, s) for n, s, _ in model.PARAMS)[name]
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return value
+    if array.ndim == len(shape) + 1 and array.shape[0] == 1:
+        return array[0].tolist()
+    return value
 
 
 # ---------------------------------------------------------------- ensembles
@@ -673,6 +728,10 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--compare-torch", action="store_true",
                         help="also train the same network with PyTorch from the same init "
                              "and report the differences (needs the [torch] extra)")
+    parser.add_argument("--init", type=Path, default=None, metavar="FILE",
+                        help="start from these parameters instead of --seed's: a params.json "
+                             "(replays its run) or a JSON of W1, b1, ... or of a PyTorch "
+                             "state_dict (0.weight, 0.bias, ...)")
     parser.add_argument("--backend", choices=sorted(BACKENDS), default="auto",
                         help="training loop: c (generated C, compiled on first use), python "
                              "(generated plain-Python loop), numpy, or auto: the fastest here")
@@ -682,8 +741,8 @@ def train_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.inits is None and len(args.lr) > 1:
         raise BadInput("a list of learning rates needs --inits K (one ensemble per rate)")
-    if args.inits is not None and args.compare_torch:
-        raise BadInput("--compare-torch compares one run; leave out --inits")
+    if args.inits is not None and (args.compare_torch or args.init):
+        raise BadInput("--compare-torch and --init are for one run; leave out --inits")
 
     check_generated()
     out = args.out
@@ -695,10 +754,11 @@ def train_main(argv: list[str]) -> int:
     if args.inits is not None:
         return ensemble_main(args, X, y, data_name, say)
     args.lr = args.lr[0]
-    init = init_params(args.seed)
+    init = load_init(args.init) if args.init else init_params(args.seed)
+    start = f"init from {args.init}" if args.init else f"seed {args.seed}"
     path = choose_path(len(X), BACKENDS[args.backend])
     say(f"training {model.SPEC_NAME} on {data_name} ({len(X)} samples): lr {args.lr:g}, "
-        f"{args.epochs} epochs, seed {args.seed}, {PATH_NAMES[path]}")
+        f"{args.epochs} epochs, {start}, {PATH_NAMES[path]}")
     params, history = train(init, X, y, args.lr, args.epochs, path=path,
                             report=lambda e, loss: say(f"  epoch {e:>7d}  loss {loss:.6f}"))
     final_loss = model.loss(params, X, y)
@@ -712,7 +772,8 @@ def train_main(argv: list[str]) -> int:
     correct = int(np.sum(classes(params, X) == (y >= 0.5)))
     record = {
         "spec": model.SPEC_NAME, "generated_sha256": model.INPUTS_SHA256, "data": data_name,
-        "lr": args.lr, "epochs": args.epochs, "seed": args.seed,
+        "lr": args.lr, "epochs": args.epochs, "seed": None if args.init else args.seed,
+        "init_file": str(args.init) if args.init else None,
         "init": to_json(init), "params": to_json(params), "final_loss": final_loss,
         "accuracy": correct / len(X),
     }
@@ -721,7 +782,7 @@ def train_main(argv: list[str]) -> int:
     write_text(out / "params.json", json.dumps(record, indent=2) + "\n")
     write_text(out / "history.csv",
                "epoch,loss\n" + "".join(f"{e},{v!r}\n" for e, v in enumerate(history.tolist())))
-    title = f"{model.SPEC_NAME} (lr {args.lr:g}, seed {args.seed})"
+    title = f"{model.SPEC_NAME} (lr {args.lr:g}, {start})"
     plot_loss(out / "loss.png", history, f"{title}: loss per epoch",
               reference=None if reference is None else reference["history"])
     written = ["loss.png", "history.csv", "params.json"]
@@ -747,17 +808,7 @@ def predict_main(argv: list[str]) -> int:
     parser.add_argument("x", nargs="*", type=finite_float, help="the input values")
     parser.add_argument("--params", type=Path, default=Path("out/params.json"))
     args = parser.parse_args(argv)
-    try:
-        text = args.params.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{args.params}: no trained parameters; run `make train` first") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise BadInput(f"{args.params}: cannot read ({error.__class__.__name__})") from None
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as error:
-        where = f"{error.msg}, line {error.lineno}"
-        raise BadInput(f"{args.params}: not valid JSON ({where})") from None
+    record = read_json(args.params, missing="no trained parameters; run `make train` first")
     if not isinstance(record, dict) or "params" not in record:
         raise BadInput(f"{args.params}: no 'params' object; was it written by train.py?")
     spec = record.get("spec", "xor")

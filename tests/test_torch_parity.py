@@ -91,3 +91,32 @@ def test_compare_torch_flag_reports_and_overlays(tmp_path):
 
     summary = json.loads((tmp_path / "params.json").read_text())["torch"]
     assert summary["max_loss_difference"] < 1e-12 and summary["max_param_difference"] < 1e-12
+
+
+def test_training_from_a_pytorch_state_dict_matches_pytorch(tmp_path):
+    """The course notebook's situation: PyTorch's own random init, saved as JSON, then both
+    trained; --init takes the state_dict names (0.weight, 0.bias, 2.weight, 2.bias)."""
+    import json
+
+    torch.manual_seed(2026)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sigmoid(), torch.nn.Linear(2, 1),
+                              torch.nn.Sigmoid()).double()
+    state = {k: v.tolist() for k, v in net.state_dict().items()}
+    (tmp_path / "torch_init.json").write_text(json.dumps(state))
+    X, y = train.model.dataset()
+    optimizer = torch.optim.SGD(net.parameters(), lr=1.0)
+    inputs, targets = torch.tensor(X), torch.tensor(y).reshape(-1, 1)
+    for _ in range(2001):
+        optimizer.zero_grad()
+        loss = torch.nn.BCELoss()(net(inputs), targets)
+        loss.backward()
+        optimizer.step()
+    result = run(["train.py", "--init", str(tmp_path / "torch_init.json"), "--quiet",
+                  "--out", str(tmp_path / "out")])
+    assert result.returncode == 0, result.stderr
+    ours = json.loads((tmp_path / "out" / "params.json").read_text())["params"]
+    theirs = net.state_dict()
+    np.testing.assert_allclose(ours["W1"], theirs["0.weight"].numpy(), atol=1e-9)
+    np.testing.assert_allclose(ours["b1"], theirs["0.bias"].numpy(), atol=1e-9)
+    np.testing.assert_allclose(ours["w2"], theirs["2.weight"].numpy()[0], atol=1e-9)
+    np.testing.assert_allclose(ours["b2"], theirs["2.bias"].numpy()[0], atol=1e-9)

@@ -188,3 +188,29 @@ def test_training_imports_no_sympy(tmp_path):
     result = run(["-c", code], cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_init_file_replays_a_run_and_accepts_named_arrays(trained, tmp_path):
+    out, _ = trained
+    replay = tmp_path / "replay"
+    result = run(["train.py", "--init", str(out / "params.json"), "--quiet", "--out", str(replay)])
+    assert result.returncode == 0, result.stderr
+    assert (replay / "history.csv").read_bytes() == (out / "history.csv").read_bytes()
+    named = tmp_path / "named.json"
+    named.write_text(json.dumps(json.loads((out / "params.json").read_text())["init"]))
+    result = run(["train.py", "--init", str(named), "--quiet", "--out", str(tmp_path / "n")])
+    assert result.returncode == 0
+    assert (tmp_path / "n" / "history.csv").read_bytes() == (out / "history.csv").read_bytes()
+
+
+@pytest.mark.parametrize("content", [
+    '{"W1": [[1, 2], [3, 4]]}', '{"0.weight": [[1, 2], [3, 4]], "0.bias": [0, 0]}',
+    '{"0.weight": [[1, 2]], "0.bias": [0], "2.weight": [[1]], "2.bias": [0]}', "[]", "nope",
+])
+def test_bad_init_files(tmp_path, content):
+    path = tmp_path / "init.json"
+    path.write_text(content)
+    result = run(["train.py", "--init", str(path), "--out", str(tmp_path / "o")])
+    assert result.returncode == 2 and str(path) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
