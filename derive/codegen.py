@@ -98,6 +98,15 @@ class PythonScalarPrinter(_ScalarNames, PythonCodePrinter):
     def __init__(self, network: Network) -> None:
         super().__init__(network, {"standard": "python3"})
 
+    def _print_Integer(self, expr: sp.Integer) -> str:
+        """1.0, not 1: float-float arithmetic is the fast path of CPython's interpreter."""
+        return f"{int(expr)}.0"
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if expr.exp.is_Integer:
+            return f"{self.parenthesize(expr.base, 60)}**{int(expr.exp)}"
+        return super()._print_Pow(expr, rational)
+
     def _print_sigmoid(self, expr: sigmoid) -> str:
         return f"1.0 / (1.0 + {self._exp_minus(expr.args[0])})"
 

@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 5b5fd6428b6bdfec663b39c72c7adfdf727ab12f37f19340a11348298504bdf6
+ * inputs-sha256: d85a07dee9e9d77ac53cde07874d69637c569b0f22a453ab8aa4f9b5108f106a
  */
 #include <math.h>
 
