@@ -60,14 +60,19 @@ def use_spec(spec: str) -> None:
                        f"`make derive SPEC=specs/{name}.toml` first") from None
 
 
+def read_text(path: Path, where: str, missing: str) -> str:
+    """A UTF-8 file's text, or a one-line BadInput starting with `where`."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{where}: {missing}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInput(f"{where}: cannot read ({error.__class__.__name__})") from None
+
+
 def load_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """X and y from a CSV with a header x1..xd,y; every problem named with its line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"--data {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise BadInput(f"--data {path}: cannot read ({error.__class__.__name__})") from None
+    text = read_text(path, f"--data {path}", "no such file")
     rows = list(csv.reader(text.splitlines()))
     expected = [f"x{j + 1}" for j in range(model.N_INPUTS)] + ["y"]
     if not rows or [cell.strip() for cell in rows[0]] != expected:
@@ -332,12 +337,7 @@ def from_json(raw: object, where: str) -> dict[str, np.ndarray]:
 
 def read_json(path: Path, missing: str) -> object:
     """A JSON file, or a one-line BadInput saying what is wrong with it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{path}: {missing}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise BadInput(f"{path}: cannot read ({error.__class__.__name__})") from None
+    text = read_text(path, str(path), missing)
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:

@@ -1,7 +1,8 @@
-"""NumPy code from the derivation: one SymPy printer for the expressions, Jinja for the module.
+"""Code from the derivation: one SymPy printer per target, Jinja for the files around it.
 
-Every sample-indexed symbol becomes a length-N array (a column of X, or a named
-intermediate), so each printed expression is vectorised over the batch as it stands.
+NumPyCodePrinter writes array code (a sample-indexed symbol is a length-N array, so each
+expression is vectorised over the batch as it stands); PythonScalarPrinter and CCodePrinter
+write one sample of one network on plain floats, for the whole-loop fast paths.
 """
 
 from __future__ import annotations
@@ -208,7 +209,7 @@ def module_context(gradients: Gradients) -> dict:
         "fast": None,
     }
     helpers = printer.used_helpers | with_prediction.used_helpers
-    if sum(len(p.symbols) for p in network.params) <= FAST_MAX_PARAMS:
+    if network.n_params <= FAST_MAX_PARAMS:
         unit_lines = lines if lines["columns"] else _scalar_lines(gradients, printer)
         unit_logit, unit_prediction = (line.target for line in unit_lines["forward"][-2:])
         unit_printer = NumPyCodePrinter(network, {unit_logit: unit_prediction})
@@ -434,7 +435,7 @@ def render_module(gradients: Gradients, stamp: str) -> str:
 def c_context(gradients: Gradients) -> dict | None:
     """The compiled loop's lines: the plain-Python loop's expressions, printed as C."""
     network = gradients.network
-    if sum(len(p.symbols) for p in network.params) > FAST_MAX_PARAMS:
+    if network.n_params > FAST_MAX_PARAMS:
         return None
     printer = CCodePrinter(network)
     forward = scalar_forward(network, printer)

@@ -207,7 +207,7 @@ def prove(gradients: Gradients) -> None:
     composed expression grows multiplicatively with depth: against central differences of
     the loss evaluated layer by layer, at random entries of every parameter.
     """
-    if sum(len(p.symbols) for p in gradients.network.params) <= MONOLITHIC_LIMIT:
+    if gradients.network.n_params <= MONOLITHIC_LIMIT:
         prove_monolithic(gradients)
     else:
         prove_by_differences(gradients)

@@ -168,11 +168,10 @@ def elementwise_formula(gradients: Gradients, name: str) -> tuple[sp.Expr, dict[
 def vector_formula(network: Network, expr: sp.Expr, letters: dict[int, str]) -> str:
     """The same per-sample product in vector form: i-factors by Hadamard, j-factor transposed."""
     printer = NetworkLatexPrinter(network, letters, vector=True)
-    index_of = {layer: letter for layer, letter in letters.items()}
     groups: dict[str, list[sp.Expr]] = {"": [], "i": [], "j": []}
     for factor in sorted(sp.Mul.make_args(expr), key=printer._factor_key):
-        used = {index_of[u[0]] for s in factor.free_symbols if s in network.info
-                for u in network.info[s].units if u[0] in index_of}
+        used = {letters[u[0]] for s in factor.free_symbols if s in network.info
+                for u in network.info[s].units if u[0] in letters}
         if len(used) > 1:
             raise ValueError("a factor carries two indices; no vector form")
         groups[used.pop() if used else ""].append(factor)

@@ -66,6 +66,11 @@ class Network:
         return tuple(p for layer in self.layers for p in (layer.weight, layer.bias))
 
     @property
+    def n_params(self) -> int:
+        """Number of scalar parameters: decides which proofs and code paths apply."""
+        return sum(len(p.symbols) for p in self.params)
+
+    @property
     def output(self) -> Layer:
         return self.layers[-1]
 

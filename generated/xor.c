@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: db2c85ea48bfa6e103e110a924e04674e07de3409830dddf70593eaf9aefdec5
+ * inputs-sha256: 713baae4bd5ec223309e704730a0c552fdd9d40a3d5f988b2979d3a425f68f16
  */
 #include <math.h>
 

@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: d85a07dee9e9d77ac53cde07874d69637c569b0f22a453ab8aa4f9b5108f106a
+ * inputs-sha256: ab49abed203ced84eb964073e3c4ee7078f7f4edec6301ea63dd105469e7a58c
  */
 #include <math.h>
 

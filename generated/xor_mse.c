@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: b643872e6f7fc4433f4d0e759d3154bfabe776457ac8fc0d43faa5cdc0e25135
+ * inputs-sha256: cdcbab1f97ab7897a319b71a760754d326abd0142cf1ab2330568bfbdc730b12
  */
 #include <math.h>
 

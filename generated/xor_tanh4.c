@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: aa5e30d2831b152635afd01bcb8e8fb80b88551c5bc0486043226b7ba15ab816
+ * inputs-sha256: f3ecfc98659e8f99ca576a6b5736e111e387527c2e745058a0ecf5b975818e26
  */
 #include <math.h>
 
