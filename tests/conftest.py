@@ -53,5 +53,6 @@ def require_torch():
     except ImportError:
         if os.environ.get("REQUIRE_TORCH") == "1":
             pytest.fail("REQUIRE_TORCH=1 but torch is not installed (make setup-torch)")
-        pytest.skip("PyTorch referee not installed: make setup-torch (torch==2.13.0, CPU)")
+        pytest.skip("PyTorch referee not installed: make setup-torch (torch==2.13.0, CPU)",
+                    allow_module_level=True)
     return torch

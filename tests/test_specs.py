@@ -42,6 +42,7 @@ def test_generated_gradients_match_finite_differences(name):
     assert all(rel < 1e-6 for _, rel in worst.values()), worst
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("name", SPECS)
 def test_generated_gradients_match_autograd(name):
     from conftest import require_torch

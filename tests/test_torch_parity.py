@@ -12,6 +12,7 @@ from strategies import batches, params_for
 import train
 from generated import xor
 
+pytestmark = pytest.mark.torch
 torch = require_torch()
 
 
