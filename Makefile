@@ -20,17 +20,22 @@ help:
 	@echo "make bench   - benchmarks: derivation time by network size, generated code speed"
 	@echo "make readme  - rerun the README's example and rewrite its output block"
 
+# Only the dependencies are installed: the tool runs from this folder, so nothing is built
+# (an editable build of the project prints a setuptools warning box a student takes for an error).
+REQUIREMENTS = $(PY) -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + [r for x in sys.argv[1:] for r in p["optional-dependencies"][x]]))'
+
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(REQUIREMENTS) dev > $(VENV)/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 # The optional PyTorch referee (tests skip its checks, saying why, where it is missing).
 setup-torch: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,torch]'
+	$(REQUIREMENTS) torch > $(VENV)/requirements-torch.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements-torch.txt
 
 derive: $(STAMP)
 	$(PY) -m derive $(if $(SPEC),$(SPEC),--all)

@@ -1,8 +1,9 @@
 """Train a generated network by full-batch gradient descent, or predict with it.
 
     python train.py [--spec xor] [--lr LR] [--epochs N] [--seed S] [--data F.csv]
-                    [--out DIR] [--quiet] [--compare-torch]
-    python train.py predict X1 X2 [--params out/params.json]
+                    [--out DIR] [--quiet] [--backend B] [--inits K] [--init FILE]
+                    [--compare-torch]
+    python train.py predict X1 X2 [--params out/params.json] [--spec NAME]
 
 Only NumPy, matplotlib and the generated module are used here: the gradients come from
 generated/<spec>.py, which `make derive` writes from the SymPy derivation. Exit codes:
@@ -466,29 +467,31 @@ def plot_ensemble(path: Path, results, count: int, data_name: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, axes = plt.subplots(1, 1 + len(results), figsize=(5.5 * (1 + len(results)), 4.5),
+                             squeeze=False)
+    left, panels = axes[0, 0], axes[0, 1:]
     finite = np.concatenate([r["losses"][np.isfinite(r["losses"])] for r in results])
     low = max(float(finite.min()) if len(finite) else 1e-6, 1e-12)
     high = max(float(finite.max()) if len(finite) else 1.0, low * 10)
     bins = np.geomspace(low, high, 50)
-    for r in results:
+    for r, right in zip(results, panels):  # one panel per learning rate: no bands overlap
         label = f"lr {r['lr']:g}: {r['solved_fraction']:.1%} solved"
         left.hist(np.clip(r["losses"], low, high), bins=bins, histtype="step", linewidth=1.5,
                   label=label)
         epochs = np.arange(len(r["curves"]))
-        line, = right.plot(epochs, r["curves"][:, 1], label=f"lr {r['lr']:g} median")
-        right.fill_between(epochs, r["curves"][:, 0], r["curves"][:, -1], alpha=0.2,
-                           color=line.get_color())
+        line, = right.plot(epochs, r["curves"][:, 1], label="median")
+        right.fill_between(epochs, r["curves"][:, 0], r["curves"][:, -1], alpha=0.25,
+                           color=line.get_color(), label="10% to 90% of the networks")
+        _readable_log_axis(right, r["curves"])
+        right.set_xlabel("epoch")
+        right.set_ylabel(f"loss ({model.LOSS})")
+        right.set_title(f"lr {r['lr']:g}: loss per epoch")
+        right.legend()
     left.set_xscale("log")
     left.set_xlabel("final loss")
     left.set_ylabel("networks")
     left.set_title(f"{count} initialisations of {model.SPEC_NAME} on {data_name}")
     left.legend()
-    right.set_yscale("log")
-    right.set_xlabel("epoch")
-    right.set_ylabel(f"loss ({model.LOSS})")
-    right.set_title("median loss, band from 10% to 90% of the networks")
-    right.legend()
     fig.tight_layout()
     write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100,
                                                metadata={"Software": None}))
@@ -504,6 +507,9 @@ def plot_sweep(path: Path, results, count: int, epochs: int, data_name: str) -> 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([r["lr"] for r in results], [100 * r["solved_fraction"] for r in results], "o-")
     ax.set_xscale("log")
+    rates = [r["lr"] for r in results]
+    ax.set_xticks(rates, [f"{rate:g}" for rate in rates])
+    ax.minorticks_off()
     ax.set_xlabel("learning rate")
     ax.set_ylabel("initialisations that solve it (%)")
     ax.set_ylim(0, 100)
@@ -593,6 +599,19 @@ def write_text(path: Path, text: str) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def _readable_log_axis(ax, values: np.ndarray) -> None:
+    """A log y axis labelled with plain numbers (0.7, 0.05); within about one decade (a run
+    that did not learn) the ticks between powers of ten are labelled too."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_yscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    ax.yaxis.set_major_formatter(plain)
+    finite = values[np.isfinite(values) & (values > 0)]
+    narrow = len(finite) and np.log10(finite.max() / finite.min()) < 1.2
+    ax.yaxis.set_minor_formatter(plain if narrow else NullFormatter())
+
+
 def plot_loss(path: Path, history: np.ndarray, title: str,
               reference: np.ndarray | None = None) -> None:
     import matplotlib
@@ -607,7 +626,7 @@ def plot_loss(path: Path, history: np.ndarray, title: str,
         ax.plot(np.arange(len(reference)), reference, color="tab:orange", linestyle="--",
                 linewidth=1.5, label="PyTorch (same init)")
         ax.legend()
-    ax.set_yscale("log")
+    _readable_log_axis(ax, history)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"loss L ({model.LOSS}, mean over samples)")
     ax.set_title(title)
@@ -639,8 +658,14 @@ def plot_boundary(path: Path, params: dict[str, np.ndarray], X: np.ndarray, y: n
                          model.LOSS_NAME == "bce" else 20, cmap="RdBu_r", alpha=0.8)
     fig.colorbar(filled, ax=ax, label=r"$\hat{y}$")
     ax.contour(grid_x, grid_y, surface, levels=[0.5], colors="black", linewidths=1.5)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", vmin=0.0, vmax=1.0, edgecolors="black",
-               s=60 if len(X) <= 16 else 20)
+    size = 90 if len(X) <= 16 else 28
+    for label, marker, colour in ((0, "o", "white"), (1, "^", "gold")):
+        chosen = (y >= 0.5) == bool(label)
+        if chosen.any():
+            ax.scatter(X[chosen, 0], X[chosen, 1], marker=marker, s=size, c=colour,
+                       edgecolors="black", linewidths=1.2, zorder=3, label=f"class {label}")
+    ax.plot([], [], color="black", linewidth=1.5, label=r"$\hat{y} = 0.5$")
+    ax.legend(loc="upper right", framealpha=0.9)
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_title(title)
@@ -693,10 +718,28 @@ epochs_int = _number(int, lambda v: 1 <= v <= MAX_EPOCHS, f"a whole number from 
 seed_int = _number(int, lambda v: 0 <= v < 2**63, "a whole number >= 0")
 
 
-def _spec_parser(prog: str, description: str) -> Parser:
-    parser = Parser(prog=prog, description=description)
+TRAIN_EPILOG = """\
+other command:
+  train.py predict X1 X2 ...   y_hat and the class for one input, from a trained run
+                               (see: train.py predict --help)
+
+examples:
+  train.py                                  train XOR with the assignment's settings -> out/
+  train.py --seed 7 --out runs/seed7        another initialisation, kept apart in runs/seed7
+  train.py --spec moons_relu                another network from specs/
+  train.py --inits 2000 --lr 0.3,1,3        2000 initialisations per learning rate at once
+  train.py predict 1 0                      y_hat for x = (1, 0) from out/params.json
+
+exit codes: 0 done, 2 bad input (one line on stderr), 3 training diverged.
+"""
+
+
+def _spec_parser(prog: str, description: str, epilog: str | None = None,
+                 add_help: bool = True) -> Parser:
+    parser = Parser(prog=prog, description=description, epilog=epilog, add_help=add_help,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spec", default="xor",
-                        help="network spec: a name in specs/ or its .toml (default xor)")
+                        help="network spec: a name in specs/ or its .toml (default: xor)")
     return parser
 
 
@@ -709,35 +752,42 @@ def lr_list(text: str) -> list[float]:
 
 
 def train_main(argv: list[str]) -> int:
-    pre = _spec_parser("train.py", "")
+    pre = _spec_parser("train.py", "", add_help=False)
     known, _ = pre.parse_known_args(argv)
     use_spec(known.spec)
-    parser = _spec_parser("train.py", "Train a generated network by gradient descent.")
+    parser = _spec_parser(
+        "train.py", "Train a generated network by full-batch gradient descent; write the loss\n"
+        "curve, decision boundary, history and parameters to --out.", TRAIN_EPILOG)
     parser.add_argument("--lr", type=lr_list, default=[model.DEFAULTS["lr"]],
                         help="learning rate eta (default: the spec's, "
-                             f"{model.DEFAULTS['lr']}); with --inits, a list such as 0.1,1,3")
+                             f"{model.DEFAULTS['lr']:g} for {model.SPEC_NAME}); with --inits, "
+                             "a list such as 0.1,1,3")
     parser.add_argument("--epochs", type=epochs_int, default=model.DEFAULTS["epochs"],
-                        help="full-batch steps (default %(default)s)")
+                        help="full-batch steps (default: the spec's, %(default)s)")
     parser.add_argument("--seed", type=seed_int, default=model.DEFAULTS["seed"],
-                        help="seed of the initialisation (default %(default)s)")
-    parser.add_argument("--data", type=Path, default=None,
+                        help="seed of the initialisation (default: the spec's, %(default)s)")
+    parser.add_argument("--data", type=Path, default=None, metavar="FILE.csv",
                         help="train on a CSV file (header x1,..,xd,y) instead of the spec's "
-                             f"data set ({model.DATASET})")
-    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder")
-    parser.add_argument("--quiet", action="store_true", help="print only the result")
+                             f"data set (default: {model.DATASET})")
+    parser.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
+                        help="output folder (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only the result (default: off)")
     parser.add_argument("--compare-torch", action="store_true",
                         help="also train the same network with PyTorch from the same init "
-                             "and report the differences (needs the [torch] extra)")
+                             "and report the differences (needs `make setup-torch`; "
+                             "default: off)")
     parser.add_argument("--init", type=Path, default=None, metavar="FILE",
                         help="start from these parameters instead of --seed's: a params.json "
                              "(replays its run) or a JSON of W1, b1, ... or of a PyTorch "
-                             "state_dict (0.weight, 0.bias, ...)")
+                             "state_dict (0.weight, 0.bias, ...) (default: none)")
     parser.add_argument("--backend", choices=sorted(BACKENDS), default="auto",
                         help="training loop: c (generated C, compiled on first use), python "
-                             "(generated plain-Python loop), numpy, or auto: the fastest here")
+                             "(generated plain-Python loop), numpy, or auto: the fastest here "
+                             "(default: %(default)s)")
     parser.add_argument("--inits", type=inits_int, default=None, metavar="K",
                         help="train K initialisations at once (seeds SEED..SEED+K-1) and "
-                             "report how many solve the data")
+                             "report how many solve the data (default: one network)")
     args = parser.parse_args(argv)
     if args.inits is None and len(args.lr) > 1:
         raise BadInput("a list of learning rates needs --inits K (one ensemble per rate)")
@@ -771,7 +821,7 @@ def train_main(argv: list[str]) -> int:
         leftover.unlink(missing_ok=True)
     correct = int(np.sum(classes(params, X) == (y >= 0.5)))
     record = {
-        "spec": model.SPEC_NAME, "generated_sha256": model.INPUTS_SHA256, "data": data_name,
+        "spec": model.SPEC_NAME, "spec_file": model.SPEC_FILE, "generated_sha256": model.INPUTS_SHA256, "data": data_name,
         "lr": args.lr, "epochs": args.epochs, "seed": None if args.init else args.seed,
         "init_file": str(args.init) if args.init else None,
         "init": to_json(init), "params": to_json(params), "final_loss": final_loss,
@@ -783,7 +833,8 @@ def train_main(argv: list[str]) -> int:
     write_text(out / "history.csv",
                "epoch,loss\n" + "".join(f"{e},{v!r}\n" for e, v in enumerate(history.tolist())))
     title = f"{model.SPEC_NAME} (lr {args.lr:g}, {start})"
-    plot_loss(out / "loss.png", history, f"{title}: loss per epoch",
+    verdict = "" if correct == len(X) else f", NOT solved: {correct}/{len(X)} correct"
+    plot_loss(out / "loss.png", history, f"{title}: loss per epoch{verdict}",
               reference=None if reference is None else reference["history"])
     written = ["loss.png", "history.csv", "params.json"]
     if model.N_INPUTS == 2:
@@ -802,18 +853,61 @@ def train_main(argv: list[str]) -> int:
     return 0
 
 
+PREDICT_EPILOG = """\
+examples:
+  train.py predict 1 0                              from out/params.json (the last run)
+  train.py predict -0.5 2 --params runs/seed7/params.json --spec xor
+"""
+
+FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(inf|nan)$", re.I)
+
+
+def _split_inputs(argv: list[str]) -> list[str]:
+    """Numbers go after `--`, so that `predict -1e3 0` is an input, not an unknown flag."""
+    options, numbers, take_value = [], [], False
+    for token in argv:
+        if take_value:
+            options.append(token)
+            take_value = False
+        elif token == "--":
+            continue
+        elif token in ("--params", "--spec"):
+            options.append(token)
+            take_value = True
+        elif FLOAT.match(token) or not token.startswith("-"):
+            numbers.append(token)
+        else:
+            options.append(token)
+    return [*options, "--", *numbers]
+
+
 def predict_main(argv: list[str]) -> int:
-    parser = Parser(prog="train.py predict",
-                    description="Print y_hat and the class for one input, from trained params.")
-    parser.add_argument("x", nargs="*", type=finite_float, help="the input values")
-    parser.add_argument("--params", type=Path, default=Path("out/params.json"))
-    args = parser.parse_args(argv)
-    record = read_json(args.params, missing="no trained parameters; run `make train` first")
+    parser = _spec_parser("train.py predict",
+                          "Print y_hat and the class of one input, from the parameters a training\n"
+                          "run saved; says which params file and network it used.",
+                          PREDICT_EPILOG)
+    parser.set_defaults(spec=None)
+    parser._option_string_actions["--spec"].help = (
+        "the network the parameters must belong to (default: the one the params file names)")
+    parser.add_argument("x", nargs="*", type=finite_float, metavar="X",
+                        help="the input values, one per input of the network")
+    parser.add_argument("--params", type=Path, default=Path("out/params.json"), metavar="FILE",
+                        help="params.json of a training run (default: %(default)s)")
+    args = parser.parse_args(_split_inputs(argv))
+    if not args.params.exists():
+        raise BadInput(f"--params {args.params}: not found; train first (`make train`, or "
+                       "train.py --out DIR writes DIR/params.json)")
+    record = read_json(args.params, missing="not found")
     if not isinstance(record, dict) or "params" not in record:
         raise BadInput(f"{args.params}: no 'params' object; was it written by train.py?")
     spec = record.get("spec", "xor")
     if not isinstance(spec, str) or not spec.isidentifier():
         raise BadInput(f"{args.params}: 'spec' must name a generated module, got {spec!r}")
+    if args.spec is not None:
+        wanted = Path(args.spec).stem if args.spec.endswith(".toml") else args.spec
+        if wanted != spec:
+            raise BadInput(f"--params {args.params} holds parameters of network {spec!r}, "
+                           f"not of --spec {args.spec}")
     use_spec(spec)
     check_generated()
     if len(args.x) != model.N_INPUTS:
@@ -826,7 +920,8 @@ def predict_main(argv: list[str]) -> int:
         raise BadInput(f"{args.params}: these parameters overflow for input {args.x} "
                        "(y_hat is not a number); are they from a diverged run?")
     inputs = " ".join(f"{v:g}" for v in args.x)
-    print(f"x = [{inputs}]  y_hat = {y_hat:.6f}  class = {int(y_hat >= 0.5)}")
+    print(f"{model.SPEC_NAME} ({args.params}): x = [{inputs}]  y_hat = {y_hat:.6f}  "
+          f"class = {int(y_hat >= 0.5)}")
     return 0
 
 

@@ -69,6 +69,29 @@ class NumPyCodePrinter(PythonCodePrinter):
         return f"np.tanh({self._print(expr.args[0])})"
 
 
+class ReadableNumPyPrinter(NumPyCodePrinter):
+    """NumPy code that reads like its formula: products in the LaTeX's factor order,
+    `a * b` spaced as a person writes it. The notebook's model is printed with it."""
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        coeff, factors = expr.as_coeff_mul()
+        if not coeff.is_Rational or any(f.is_Pow and f.exp.is_negative for f in factors):
+            return super()._print_Mul(expr)
+        ordered = sorted(factors, key=lambda f: (*self._network.factor_rank(f), sp.srepr(f)))
+        parts = [] if abs(coeff) == 1 else [self._print(abs(coeff))]
+        parts += [f"({self._print(f)})" if f.is_Add else self._print(f) for f in ordered]
+        return ("-" if coeff < 0 else "") + " * ".join(parts)
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        """W x + b, and subtracted terms last: `softplus(z) - y * z`, as the formulas read."""
+        def rank(term: sp.Expr) -> tuple[bool, bool]:
+            info = self._network.info.get(term)
+            return (term.could_extract_minus_sign(), info is not None and info.family == "b")
+
+        terms = sorted(expr.args, key=rank)
+        return super()._print_Add(sp.Add(*terms, evaluate=False), order="none")
+
+
 class _ScalarNames:
     """For printers of one-sample, one-network code: parameters are flat local floats
     (W1_1_2), and exp(-z) may already sit in a local (see `scalar_forward`)."""
@@ -464,3 +487,48 @@ def render_c(gradients: Gradients, stamp: str) -> str | None:
         return None
     return template_environment().get_template("train_loop.c.j2").render(
         spec=gradients.network.spec, stamp=stamp, c=context)
+
+
+def readable_model_context(gradients: Gradients) -> dict:
+    """The notebook's model code: one forward pass, the loss and the gradients, printed in
+    the factor order of the formulas above it, with no speed helpers or input checks.
+
+    A network with one hidden layer gets each gradient entry written out as its element-wise
+    formula; deeper ones name the deltas of the backpropagation recursion.
+    """
+    network = gradients.network
+    printer = ReadableNumPyPrinter(network)
+    scalar = max(network.spec.widths) <= SCALAR_MAX_WIDTH
+    lines = _scalar_lines(gradients, printer) if scalar else _matrix_lines(gradients, printer)
+    logit = network.output.z[0]
+    logit_name = printer.doprint(logit) if scalar else f"z{network.output.number}"
+    sample_loss = network.loss_of_logit(logit).xreplace({logit: sp.Symbol(logit_name)})
+    loss_line = f"np.mean({printer.doprint(sample_loss)})"
+    grads: list[Line] = []
+    deltas = lines["deltas"]
+    if scalar:
+        expand = len(network.layers) == 2
+        deltas = [] if expand else deltas
+        for param in network.params:
+            for index, expr in zip(param.indices, gradients.params[param.name]):
+                if expand:
+                    expr = gradients.expand_deltas(expr)
+                target = f'grads["{param.name}"]' + (
+                    f"[{', '.join(map(str, index))}]" if index else "")
+                grads.append(Line(target, f"np.mean({printer.doprint(expr)})"))
+    else:
+        for line in lines["grads"]:
+            value = line.value.replace("/ X.shape[0]", "/ len(X)")
+            grads.append(Line(f'grads["{line.target}"]', value))
+    names = [p.name for p in network.params]
+    return {
+        "unpack": _unpack(names, "(params[name] for name in SHAPES)"),
+        "columns": lines["columns"],
+        "forward": lines["forward"],
+        "logit_form": (network.output.activation.name, network.loss.name) == ("sigmoid", "bce"),
+        "logit": logit_name,
+        "loss": loss_line,
+        "deltas": deltas,
+        "grads": grads,
+        "helpers": sorted(printer.used_helpers),
+    }

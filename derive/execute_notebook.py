@@ -16,13 +16,21 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 
 def execute(source: Path, timeout: int = 600) -> str:
     """Run every cell of `source` in a fresh kernel; return the executed notebook as JSON text."""
+    import tempfile
+
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     notebook = nbformat.read(source, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(source.parent)}})
-    client.execute()
+    # The kernel talks over local sockets in a private folder (IPC), not unencrypted TCP:
+    # no one else can listen in, and the kernel has no warning to print about it.
+    with tempfile.TemporaryDirectory(prefix="derive-kernel-") as sockets:
+        manager = KernelManager(kernel_name="python3", transport="ipc",
+                                connection_file=str(Path(sockets) / "kernel.json"))
+        client = NotebookClient(notebook, km=manager, timeout=timeout,
+                                resources={"metadata": {"path": str(source.parent)}})
+        client.execute()
     return nbformat.writes(notebook) + "\n"
 
 

@@ -48,7 +48,7 @@ def input_hash(spec: NetworkSpec) -> str:
 def read_stamp(path: Path) -> str | None:
     """The inputs hash recorded in a generated file (in its header), if any."""
     try:
-        found = re.search(STAMP_PREFIX + "([0-9a-f]{64})", path.read_text(encoding="utf-8"))
+        found = re.search(r'inputs-sha256"?: "?([0-9a-f]{64})', path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return None
     return found.group(1) if found else None

@@ -79,10 +79,7 @@ class NetworkLatexPrinter(LatexPrinter):
         return r"\mathbf{1}" if self._vector else "1"
 
     def _factor_key(self, factor: sp.Expr) -> tuple:
-        layers = [self._network.info[s].layer for s in factor.free_symbols
-                  if s in self._network.info]
-        rank = (0 if factor.has(self._network.y) else 2) if factor.is_Add else 1
-        return (-max(layers, default=0), rank, self._print(factor))
+        return (*self._network.factor_rank(factor), self._print(factor))
 
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
         """Biases last: W x + b, as the model is written."""

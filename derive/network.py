@@ -89,6 +89,14 @@ class Network:
             return logit_form(z, self.y)
         return self.loss.of_prediction(self.output.activation.apply(z), self.y)
 
+    def factor_rank(self, factor: sp.Expr) -> tuple[int, int]:
+        """Where a factor stands in a printed product: from the output back to the input,
+        the loss's (y_hat - y) first, a (1 - h) right after its h. LaTeX and the notebook's
+        code both order products by it, so code reads like its formula."""
+        layers = [self.info[s].layer for s in factor.free_symbols if s in self.info]
+        rank = (0 if factor.has(self.y) else 2) if factor.is_Add else 1
+        return (-max(layers, default=0), rank)
+
     def composed(self) -> dict[sp.Symbol, sp.Expr]:
         """Every z and a as an expression in the inputs and parameters alone."""
         values: dict[sp.Symbol, sp.Expr] = {}

@@ -12,7 +12,7 @@ import re
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from derive.codegen import module_context
+from derive.codegen import module_context, readable_model_context
 from derive.files import template_environment
 from derive.gradients import Gradients
 from derive.latex import build_report
@@ -36,10 +36,15 @@ def build_notebook(gradients: Gradients, stamp: str) -> nbformat.NotebookNode:
     assignment_order = sorted(network.params, key=lambda p: (p.name[0].lower() == "b", p.layer))
     text = template_environment().get_template("notebook.j2").render(
         stamp=stamp, report=build_report(gradients), param_names=names,
+        model=readable_model_context(gradients),
         update_order=[p.name for p in assignment_order], **context)
+    # Where the notebook came from lives in its metadata, not in a cell a grader reads;
+    # `make derive` reads the stamp back from there to tell whether the file is fresh.
     notebook = new_notebook(metadata={
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
+        "derive-nn": {"generated-by": f"make derive SPEC={network.spec.source}",
+                      "template": "derive/templates/notebook.j2", "inputs-sha256": stamp},
     })
     for number, (kind, source) in enumerate(split_cells(text)):
         make = new_markdown_cell if kind == "markdown" else new_code_cell

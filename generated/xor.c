@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 713baae4bd5ec223309e704730a0c552fdd9d40a3d5f988b2979d3a425f68f16
+ * inputs-sha256: 3f8556c7905fe8fa4a70bac235b18897e0242251fc77fe6f28adf7d6774528fe
  */
 #include <math.h>
 

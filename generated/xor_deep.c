@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: ab49abed203ced84eb964073e3c4ee7078f7f4edec6301ea63dd105469e7a58c
+ * inputs-sha256: a86a48c173a251676b63ff8ebf505b126a700f6ab69b2ff8f83120ff365ff7eb
  */
 #include <math.h>
 

@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: cdcbab1f97ab7897a319b71a760754d326abd0142cf1ab2330568bfbdc730b12
+ * inputs-sha256: 0fe488ace2a4de2890a8dd2fb6cbb212e6833cdc2273ba4d8e0a77c6e05ea854
  */
 #include <math.h>
 

@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: f3ecfc98659e8f99ca576a6b5736e111e387527c2e745058a0ecf5b975818e26
+ * inputs-sha256: d175e70b8d23f2600f23d0fa6dad05d8608c3348b1491f8bf2a73c1f323e14d0
  */
 #include <math.h>
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 
 import nbformat
 import numpy as np
@@ -32,18 +33,44 @@ def executed():
 ALL = sorted((REPO / "generated").glob("*.ipynb"))
 
 
+def model_namespace(notebook) -> dict:
+    """The notebook's (d) model cell run on its own, with only numpy imported."""
+    cell = next(c.source for c in notebook.cells if "def loss_and_gradients" in c.source)
+    namespace = {"np": np}
+    exec(compile(cell, "model cell", "exec"), namespace)
+    return namespace
+
+
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
-def test_every_notebook_is_valid_standalone_and_inlines_its_module(path):
+def test_every_notebook_is_valid_standalone_and_computes_its_modules_gradients(path):
+    """The notebook's own readable model gives the generated module's loss and gradients."""
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
     code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
     imported = set(re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", code, re.M))
     assert imported == {"numpy", "matplotlib"}
-    module = (REPO / "generated" / f"{path.stem}.py").read_text()
-    cell = next(c.source for c in notebook.cells if "def loss_and_gradients" in c.source)
-    assert cell.strip() in module
+    model = load_module(REPO / "generated" / f"{path.stem}.py")
+    cell = model_namespace(notebook)
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        params = {n: rng.normal(size=shape) for n, shape, _ in model.PARAMS}
+        X = rng.normal(size=(9, model.N_INPUTS))
+        y = rng.integers(0, 2, size=9).astype(float)
+        ours, grads = cell["loss_and_gradients"](params, X, y)
+        theirs, expected = model.loss_and_gradients(params, X, y)
+        assert ours == pytest.approx(theirs, rel=1e-12)
+        np.testing.assert_allclose(cell["forward"](params, X), model.forward(params, X),
+                                   rtol=1e-12)
+        assert set(grads) == set(expected)
+        for name in expected:
+            np.testing.assert_allclose(grads[name], expected[name], rtol=1e-10, atol=1e-14,
+                                       err_msg=name)
     data_cell = next(c.source for c in notebook.cells if "def dataset(" in c.source)
-    assert data_cell.split("\n\n\nX, y = dataset()")[0].strip() in module
+    assert data_cell.split("\n\n\nX, y = dataset()")[0].strip() in model_text(path.stem)
+
+
+def model_text(name: str) -> str:
+    return (REPO / "generated" / f"{name}.py").read_text()
 
 
 @pytest.mark.slow
@@ -69,7 +96,7 @@ def test_sections_follow_the_assignment():
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     headings = [line for cell in notebook.cells if cell.cell_type == "markdown"
                 for line in cell.source.splitlines() if line.startswith("## ")]
-    assert [h.split()[1] for h in headings] == ["(b)", "(c)", "(d)", "(e)", "(f)", "(g)"]
+    assert [h.split()[1] for h in headings] == ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)"]
 
 
 def test_markdown_formulas_are_the_derived_ones():
@@ -91,12 +118,49 @@ def test_cells_import_only_numpy_and_matplotlib():
         assert not re.search(rf"\b{banned}\b", code), banned
 
 
-def test_model_cell_is_the_generated_module_code():
-    """Inlined, not imported: the cell holds the same function text as generated/xor.py."""
+def test_model_cell_reads_like_the_formulas():
+    """dL/db2 is (y_hat - y), dL/dW1 in the formula's factor order; no speed helpers."""
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    module = (REPO / "generated" / "xor.py").read_text()
     cell = next(c.source for c in notebook.cells if "def loss_and_gradients" in c.source)
-    assert cell.strip() in module
+    assert 'grads["b2"] = np.mean(y_hat - y)' in cell
+    assert 'grads["W1"][0, 1] = np.mean((y_hat - y) * w2[0] * h_1 * (1 - h_1) * x_2)' in cell
+    for machine_word in ("softplus_from_sigmoid", "_inputs", "_targets", "errstate", "seed="):
+        assert machine_word not in cell
+
+
+def test_notebook_is_a_hand_in():
+    """A title, Name and Student ID to fill in; nothing about the tool in any cell;
+    provenance in the metadata; at most 150 lines of code."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    first = notebook.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    assert "**Name:**" in first.source and "**Student ID:**" in first.source
+    text = "\n".join(c.source for c in notebook.cells)
+    for word in ("GENERATED", "generated", "sha256", "make ", "derive", "course notebook",
+                 "do not edit"):
+        assert word not in text, word
+    provenance = notebook.metadata["derive-nn"]
+    assert provenance["generated-by"] == "make derive SPEC=specs/xor.toml"
+    assert re.fullmatch("[0-9a-f]{64}", provenance["inputs-sha256"])
+    code_lines = sum(len(c.source.splitlines()) for c in notebook.cells
+                     if c.cell_type == "code")
+    assert code_lines <= 150
+    headings = [c.source.splitlines()[0] for c in notebook.cells if c.cell_type == "markdown"
+                and c.source.startswith("## ")]
+    assert headings[0].startswith("## (a)")
+
+
+def test_update_rules_are_shown_beside_the_code():
+    derived = re.findall(r"\$\$\n(.*?)\n\$\$", (REPO / "generated/gradients.md").read_text(), re.S)
+    updates = [f for f in derived if r"\leftarrow" in f]
+    assert len(updates) == 4
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    index = next(i for i, c in enumerate(notebook.cells) if c.source.startswith("## (e)"))
+    for formula in updates:
+        assert f"$$\n{formula}\n$$" in notebook.cells[index].source
+    code = "\n".join(c.source for c in notebook.cells[index:index + 3])
+    for name in ("W1", "w2", "b1", "b2"):
+        assert f'{name} = {name} - eta * grads["{name}"]' in code
 
 
 def test_notebook_runs_and_solves_xor(executed):
@@ -111,13 +175,28 @@ def test_notebook_runs_and_solves_xor(executed):
     assert float(check.split(":")[1]) < 1e-6
 
 
-def test_notebook_loss_curve_equals_train_py(executed):
+def test_notebook_trains_with_the_specs_settings_to_train_pys_curve(executed):
+    """Truth from specs/xor.toml, not from the notebook: its lr, epochs and seed, trained
+    by train.py, give the notebook's loss curve and predictions."""
     _, probe = executed
+    training = tomllib.loads((REPO / "specs" / "xor.toml").read_text())["training"]
+    assert (probe["eta"], probe["epochs"], probe["seed"]) == (
+        training["lr"], training["epochs"], training["seed"])
     X, y = train.model.dataset()
-    init = train.init_params(probe["seed"])
-    _, history = train.train(init, X, y, probe["eta"], probe["epochs"])
-    assert len(probe["losses"]) == len(history) == train.model.DEFAULTS["epochs"]
+    params, history = train.train(train.init_params(training["seed"]), X, y, training["lr"],
+                                  training["epochs"])
+    assert len(probe["losses"]) == len(history) == training["epochs"]
     np.testing.assert_allclose(probe["losses"], history, rtol=0, atol=1e-12)
+    assert probe["classes"] == [int(v) for v in train.model.forward(params, X) >= 0.5]
+
+
+def test_executed_notebook_shows_no_warning_and_a_sentence_for_one_input(executed):
+    notebook, _ = executed
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.get("name") == "stderr"]
+    assert not [o for o in outputs if o["output_type"] == "execute_result"]  # no raw tuples
+    text = "".join(o.get("text", "") for o in outputs)
+    assert re.search(r"^x = \[1, 0\] -> y_hat = 0\.9\d{3}, class 1$", text, re.M)
 
 
 def test_execute_notebook_cli_writes_the_executed_copy(tmp_path):
