@@ -821,7 +821,8 @@ def train_main(argv: list[str]) -> int:
         leftover.unlink(missing_ok=True)
     correct = int(np.sum(classes(params, X) == (y >= 0.5)))
     record = {
-        "spec": model.SPEC_NAME, "spec_file": model.SPEC_FILE, "generated_sha256": model.INPUTS_SHA256, "data": data_name,
+        "spec": model.SPEC_NAME, "spec_file": model.SPEC_FILE,
+        "generated_sha256": model.INPUTS_SHA256, "data": data_name,
         "lr": args.lr, "epochs": args.epochs, "seed": None if args.init else args.seed,
         "init_file": str(args.init) if args.init else None,
         "init": to_json(init), "params": to_json(params), "final_loss": final_loss,

@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 3f8556c7905fe8fa4a70bac235b18897e0242251fc77fe6f28adf7d6774528fe
+ * inputs-sha256: 9f399c14faa4c5979c9507bc8c0cc1d21c45347f08592d6e07cfe12182248311
  */
 #include <math.h>
 

@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: a86a48c173a251676b63ff8ebf505b126a700f6ab69b2ff8f83120ff365ff7eb
+ * inputs-sha256: 814feede70d8c45f78e99253df005df2bed19d48503622bb5816a44717466ab2
  */
 #include <math.h>
 

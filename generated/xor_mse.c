@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 0fe488ace2a4de2890a8dd2fb6cbb212e6833cdc2273ba4d8e0a77c6e05ea854
+ * inputs-sha256: 2a25d6cfc0e9db2bb54ca2226fce0dbfdb709764d920347d91d74202dcd14659
  */
 #include <math.h>
 
