@@ -8,12 +8,13 @@ SPEC   ?=
 TRAIN_SPEC := $(if $(SPEC),$(SPEC),specs/xor.toml)
 NAME   := $(basename $(notdir $(TRAIN_SPEC)))
 
-.PHONY: help setup setup-torch bench derive train notebook test test-all lint readme clean
+.PHONY: help setup setup-torch bench derive train notebook report test test-all lint readme clean
 
 help:
 	@echo "make train   - set up .venv, derive if stale, train the XOR network (outputs in out/)"
 	@echo "make test    - run the test suite (fast checks; 'make test-all' adds the slow ones)"
 	@echo "make notebook - run generated/xor.ipynb, write the executed copy to out/xor.ipynb"
+	@echo "make report  - out/report.tex (and out/report.pdf where pdflatex exists) of the run in out/"
 	@echo "make derive  - re-derive gradients and rewrite generated/ (byte-identical every run)"
 	@echo "make setup-torch - add the optional PyTorch referee (train.py --compare-torch)"
 	@echo "make lint    - ruff over hand-written and generated code"
@@ -47,6 +48,11 @@ train: $(STAMP)
 notebook: $(STAMP)
 	$(PY) -m derive $(TRAIN_SPEC) --if-stale
 	$(PY) -m derive.execute_notebook generated/$(NAME).ipynb out/$(NAME).ipynb
+
+# The run in out/ (trained first if there is none), written up as a LaTeX article.
+report: $(STAMP)
+	test -f out/params.json || $(MAKE) train
+	$(PY) -m trainer.report --run out
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -q

@@ -1,0 +1,81 @@
+"""The command line a student meets first: a complete --help, and a predict that knows its
+network and says which one it used."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import REPO, run
+
+
+def _readme_flags() -> set[str]:
+    text = (REPO / "README.md").read_text()
+    flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", text))
+    assert len(flags) >= 10  # the README's flag reference was found
+    return flags - {"--all", "--if-stale", "--points", "--tol", "--module", "--run"}
+
+
+def test_help_lists_every_flag_the_readme_names_with_defaults_and_predict():
+    result = run(["train.py", "--help"])
+    assert result.returncode == 0
+    for flag in _readme_flags() - {"--params"}:
+        assert flag in result.stdout, flag
+    assert "predict" in result.stdout and "examples:" in result.stdout
+    options = re.findall(r"^  (--[a-z-]+)", result.stdout, re.M)
+    assert len(options) >= 10
+    body = result.stdout.split("other command:")[0]
+    for option in options:
+        block = body.split(f"  {option}", 1)[1].split("\n  --", 1)[0]
+        assert "default" in block, option
+
+
+def test_predict_help_lists_its_flags_and_an_example():
+    result = run(["train.py", "predict", "--help"])
+    assert result.returncode == 0
+    for flag in ("--params", "--spec"):
+        assert flag in result.stdout
+    assert "train.py predict 1 0" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("runs")
+    for spec in ("xor", "moons_relu"):
+        result = run(["train.py", "--spec", spec, "--epochs", "50", "--quiet", "--out",
+                      str(base / spec)])
+        assert result.returncode == 0, result.stderr
+    return base
+
+
+def test_predict_uses_the_network_its_params_file_names_and_says_so(two_runs):
+    for spec in ("xor", "moons_relu"):
+        params = two_runs / spec / "params.json"
+        assert json.loads(params.read_text())["spec"] == spec
+        result = run(["train.py", "predict", "1", "0", "--params", str(params)])
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"{spec} ({params}): x = [1 0]")
+
+
+def test_predict_refuses_a_params_file_of_another_network(two_runs):
+    params = two_runs / "moons_relu" / "params.json"
+    result = run(["train.py", "predict", "1", "0", "--params", str(params), "--spec", "xor"])
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "moons_relu" in result.stderr and "xor" in result.stderr
+    ok = run(["train.py", "predict", "1", "0", "--params", str(params), "--spec",
+              "specs/moons_relu.toml"])
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_predict_says_not_found_for_a_missing_params_file(tmp_path):
+    result = run(["train.py", "predict", "1", "0", "--params", str(tmp_path / "nope.json")])
+    assert result.returncode == 2 and "not found" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_predict_takes_negative_numbers_as_inputs(two_runs):
+    params = two_runs / "xor" / "params.json"
+    result = run(["train.py", "predict", "-1e3", "-0.5", "--params", str(params)])
+    assert result.returncode == 0, result.stderr
+    assert "x = [-1000 -0.5]" in result.stdout

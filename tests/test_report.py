@@ -1,0 +1,59 @@
+"""`make report`: a complete article of the run in out/, compiled where pdflatex exists."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+from conftest import REPO, run
+
+from trainer.report import latex_escape, render_report
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    result = run(["train.py", "--quiet", "--out", str(out)])
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_report_holds_the_formulas_figures_settings_and_predictions(trained):
+    text = render_report(trained)
+    formulas = (REPO / "generated" / "gradients.tex").read_text()
+    for line in formulas.splitlines():
+        if line.strip() and not line.startswith("%"):
+            assert line in text, line
+    record = json.loads((trained / "params.json").read_text())
+    assert f"{record['final_loss']:.6f}" in text and "$\\eta = 1$" in text
+    assert "loss.png" in text and "boundary.png" in text
+    assert "Name:" in text and "Student ID:" in text
+    assert text.count("\\\\\n") >= 4 and "0 & 1 & 1 & 0.99" in text  # the prediction table
+
+
+def test_report_compiles_to_a_pdf(trained):
+    if shutil.which("pdflatex") is None:
+        if os.environ.get("REQUIRE_LATEX") == "1":
+            pytest.fail("REQUIRE_LATEX=1 but pdflatex is not installed")
+        pytest.skip("no pdflatex (apt-get install texlive-latex-base texlive-latex-recommended)")
+    result = run(["-m", "trainer.report", "--run", str(trained)])
+    assert result.returncode == 0, result.stderr
+    pdf = trained / "report.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 20_000
+    assert "report.pdf" in result.stdout
+
+
+def test_report_without_a_run_is_one_line_and_writes_nothing(tmp_path):
+    result = run(["-m", "trainer.report", "--run", str(tmp_path)])
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "make train" in result.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_text_from_data_cannot_become_latex_commands():
+    hostile = r"x}\input{/etc/passwd}$\def\a{b}%_#&~^"
+    escaped = latex_escape(hostile)
+    for command in (r"\input{", r"\def\a"):
+        assert command not in escaped
+    assert "%" not in escaped.replace(r"\%", "")

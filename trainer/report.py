@@ -1,0 +1,174 @@
+"""`make report`: a short LaTeX article of a training run, ready to hand in as a PDF.
+
+The formulas are the derived ones (generated/<report>.tex, copied in as they stand); the
+figures, settings and predictions come from the run in the run folder (out/ by default):
+its params.json, loss.png and boundary.png. Where pdflatex exists the article is compiled
+to report.pdf beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
+                  "#": r"\#", "^": r"\^{}", "_": r"\_", "~": r"\~{}", "%": r"\%"}
+MAX_RECORD_BYTES = 10_000_000
+
+
+class ReportError(Exception):
+    """A missing or unusable run: one line, exit 2."""
+
+
+def latex_escape(text: str) -> str:
+    """Text from data (a spec's description, a path) as LaTeX text, never as commands."""
+    return "".join(LATEX_SPECIALS.get(c, c) for c in text if c.isprintable())
+
+
+def _formulas(spec: str) -> str:
+    """The derived formulas of `spec` (its generated .tex), without the file's comment lines."""
+    name = "gradients" if spec == "xor" else spec
+    path = REPO_DIR / "generated" / f"{name}.tex"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        raise ReportError(f"{path}: not found; run `make derive`") from None
+    return "\n".join(line for line in text.splitlines() if not line.startswith("%")).strip()
+
+
+def _read_run(run: Path) -> dict:
+    path = run / "params.json"
+    if not path.is_file():
+        raise ReportError(f"{path}: not found; train first (`make train`)")
+    if path.stat().st_size > MAX_RECORD_BYTES:
+        raise ReportError(f"{path}: larger than {MAX_RECORD_BYTES} bytes; not a params.json")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        raise ReportError(f"{path}: not valid JSON; train again (`make train`)") from None
+    needed = ("spec", "params", "lr", "epochs", "final_loss", "accuracy")
+    if not isinstance(record, dict) or any(k not in record for k in needed):
+        raise ReportError(f"{path}: not written by train.py (needs {', '.join(needed)})")
+    if not (isinstance(record["spec"], str) and record["spec"].isidentifier()):
+        raise ReportError(f"{path}: 'spec' must name a generated network")
+    return record
+
+
+def _description(model) -> str:
+    """The spec's one-line description, read from its TOML file (stdlib only)."""
+    import tomllib
+
+    try:
+        spec = tomllib.loads((REPO_DIR / model.SPEC_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"The network {model.SPEC_NAME}"
+    return str(spec.get("description", f"The network {model.SPEC_NAME}")).rstrip(".")
+
+
+def _prediction_rows(record: dict) -> list[str]:
+    """One table row per sample of the spec's own data set (truth tables and small sets)."""
+    model = importlib.import_module(f"generated.{record['spec']}")
+    if record.get("data") != model.DATASET:
+        return []
+    X, y = model.dataset()
+    if len(X) > 16:
+        return []
+    params = {name: np.asarray(record["params"][name], dtype=np.float64)
+              for name, _, _ in model.PARAMS}
+    y_hat = model.forward(params, X)
+    rows = []
+    for x_row, target, p in zip(X, y, y_hat):
+        inputs = " & ".join(f"{v:g}" for v in x_row)
+        rows.append(f"{inputs} & {target:g} & {p:.4f} & {int(p >= 0.5)} \\\\")
+    return rows
+
+
+def render_report(run: Path) -> str:
+    """The article's LaTeX source for the run in `run`."""
+    import jinja2
+
+    record = _read_run(run)
+    model = importlib.import_module(f"generated.{record['spec']}")
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        block_start_string="((*", block_end_string="*))",
+        variable_start_string="(((", variable_end_string=")))",
+        comment_start_string="((#", comment_end_string="#))")
+    data = str(record.get("data", model.DATASET))
+    title = data.upper() if data in ("xor", "and", "or", "nand", "xnor") else data
+    start = (f"seed {record['seed']}" if record.get("seed") is not None
+             else f"parameters from {record.get('init_file')}")
+    return environment.get_template("report.tex.j2").render(
+        title=latex_escape(title), spec=latex_escape(record["spec"]),
+        description=latex_escape(_description(model)),
+        formulas=_formulas(record["spec"]), lr=f"{record['lr']:g}",
+        epochs=int(record["epochs"]), start=latex_escape(start),
+        final_loss=f"{record['final_loss']:.6f}", accuracy=f"{100 * record['accuracy']:.1f}",
+        n_inputs=model.N_INPUTS, rows=_prediction_rows(record),
+        has_loss=(run / "loss.png").is_file(), has_boundary=(run / "boundary.png").is_file())
+
+
+def _compile(tex: Path, timeout: float = 120) -> str | None:
+    """Compile with pdflatex in a scratch folder; the PDF's path, or None without pdflatex."""
+    engine = shutil.which("pdflatex")
+    if engine is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="report-") as scratch:
+        for name in (tex.name, "loss.png", "boundary.png"):
+            if (tex.parent / name).is_file():
+                shutil.copy(tex.parent / name, Path(scratch) / name)
+        result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error",
+                                 tex.name], cwd=scratch, capture_output=True, text=True,
+                                timeout=timeout)
+        if result.returncode != 0:
+            errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
+            raise ReportError(f"pdflatex failed on {tex}: {(errors or ['see its log'])[0]}")
+        target = tex.with_suffix(".pdf")
+        fd, tmp = tempfile.mkstemp(dir=tex.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        shutil.copyfile(Path(scratch) / target.name, tmp)
+        os.replace(tmp, target)
+    return str(target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer.report",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=Path("out"), metavar="DIR",
+                        help="folder of the training run to report on (default: %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        text = render_report(args.run)
+        target = args.run / "report.tex"
+        fd, tmp = tempfile.mkstemp(dir=args.run, prefix=".report.tex.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+        pdf = _compile(target)
+    except ReportError as error:
+        print(f"report: error: {error}", file=sys.stderr)
+        return 2
+    except subprocess.TimeoutExpired:
+        print("report: error: pdflatex took longer than 120 s", file=sys.stderr)
+        return 2
+    if pdf is None:
+        print(f"report: wrote {target}; no pdflatex here to make the PDF (Debian: apt-get "
+              "install texlive-latex-base texlive-latex-recommended), or upload it to Overleaf")
+    else:
+        print(f"report: wrote {target} and {pdf}, from the run in {args.run / 'params.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
