@@ -653,7 +653,7 @@ def plot_boundary(path: Path, params: dict[str, np.ndarray], X: np.ndarray, y: n
     with np.errstate(over="ignore", invalid="ignore"):
         surface = model.forward(params, np.column_stack([grid_x.ravel(), grid_y.ravel()]))
     surface = surface.reshape(grid_x.shape)
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = plt.subplots(figsize=(6, 5.6))
     filled = ax.contourf(grid_x, grid_y, surface, levels=np.linspace(0.0, 1.0, 21) if
                          model.LOSS_NAME == "bce" else 20, cmap="RdBu_r", alpha=0.8)
     fig.colorbar(filled, ax=ax, label=r"$\hat{y}$")
@@ -665,7 +665,7 @@ def plot_boundary(path: Path, params: dict[str, np.ndarray], X: np.ndarray, y: n
             ax.scatter(X[chosen, 0], X[chosen, 1], marker=marker, s=size, c=colour,
                        edgecolors="black", linewidths=1.2, zorder=3, label=f"class {label}")
     ax.plot([], [], color="black", linewidth=1.5, label=r"$\hat{y} = 0.5$")
-    ax.legend(loc="upper right", framealpha=0.9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)  # below: hides no point
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_title(title)
@@ -725,7 +725,7 @@ other command:
 
 examples:
   train.py                                  train XOR with the assignment's settings -> out/
-  train.py --seed 7 --out runs/seed7        another initialisation, kept apart in runs/seed7
+  train.py --seed 3 --out runs/seed3        another initialisation, kept apart in runs/seed3
   train.py --spec moons_relu                another network from specs/
   train.py --inits 2000 --lr 0.3,1,3        2000 initialisations per learning rate at once
   train.py predict 1 0                      y_hat for x = (1, 0) from out/params.json
@@ -850,14 +850,16 @@ def train_main(argv: list[str]) -> int:
         print(prediction_table(params, X, y))
     say("wrote " + ", ".join(str(out / name) for name in written))
     if not solved and len(X) <= 16:
-        say("this initialisation did not classify every point: try another --seed (see README)")
+        say("this initialisation did not classify every point: try another --seed or a larger "
+            "--lr, with --out DIR to keep the runs apart (README: \"If your run prints NOT "
+            "solved\")")
     return 0
 
 
 PREDICT_EPILOG = """\
 examples:
   train.py predict 1 0                              from out/params.json (the last run)
-  train.py predict -0.5 2 --params runs/seed7/params.json --spec xor
+  train.py predict -0.5 2 --params runs/seed3/params.json --spec xor
 """
 
 FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(inf|nan)$", re.I)

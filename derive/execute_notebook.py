@@ -30,7 +30,11 @@ def execute(source: Path, timeout: int = 600) -> str:
                                 connection_file=str(Path(sockets) / "kernel.json"))
         client = NotebookClient(notebook, km=manager, timeout=timeout,
                                 resources={"metadata": {"path": str(source.parent)}})
-        client.execute()
+        try:
+            client.execute()
+        finally:  # a client given its kernel manager leaves the kernel to its owner
+            if manager.has_kernel:
+                manager.shutdown_kernel(now=False)
     return nbformat.writes(notebook) + "\n"
 
 

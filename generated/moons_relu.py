@@ -6,7 +6,7 @@ GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/moons_relu
 (python -m derive specs/moons_relu.toml): written from that spec, the SymPy derivation in
 derive/ and the template derive/templates/module.py.j2. Gradients are SymPy's, proved
 equal to the derivative of the loss.
-inputs-sha256: aad0fb9b1c8042171956d6e52939489db10cb30905b7d24a020edb65fc924c02
+inputs-sha256: bff293df73122f2e4c8dde9700235c8ebd33f1674c31a10cc6f01f7f9baffab0
 """
 
 import numpy as np
@@ -16,8 +16,8 @@ SPEC_NAME = "moons_relu"
 # the hash of (spec file, derive/ sources and templates, printer versions), and this file's
 # own hash (computed without the MODULE_SHA256 line) to notice hand edits.
 SPEC_FILE = "specs/moons_relu.toml"
-INPUTS_SHA256 = "aad0fb9b1c8042171956d6e52939489db10cb30905b7d24a020edb65fc924c02"
-MODULE_SHA256 = "5aca0fb538b4e65c4d03036a88ac36f4902b485376fb2b08a79155eace7c2ca7"
+INPUTS_SHA256 = "bff293df73122f2e4c8dde9700235c8ebd33f1674c31a10cc6f01f7f9baffab0"
+MODULE_SHA256 = "7af6647849162fcb8cd9424740af9577b1a87b853008fdaef4e888780fe2b8dc"
 DATASET = "moons"
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"

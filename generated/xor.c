@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 9f399c14faa4c5979c9507bc8c0cc1d21c45347f08592d6e07cfe12182248311
+ * inputs-sha256: 6756f57d4a8a9826e81961b248943a1337d64d48dcf019ecc13ee3a754f840b4
  */
 #include <math.h>
 

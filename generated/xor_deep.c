@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 814feede70d8c45f78e99253df005df2bed19d48503622bb5816a44717466ab2
+ * inputs-sha256: 21cccead9c988f51ccc9b3fd35e7e14c2c164603cb42ba28133f730b734bf5f5
  */
 #include <math.h>
 

@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 2a25d6cfc0e9db2bb54ca2226fce0dbfdb709764d920347d91d74202dcd14659
+ * inputs-sha256: 8c6f35fa33abc92e6df84acc044ef4dc2f4dfd89db953428dda25a5889492ba8
  */
 #include <math.h>
 

@@ -87,6 +87,9 @@ def _prediction_rows(record: dict) -> list[str]:
               for name, _, _ in model.PARAMS}
     y_hat = model.forward(params, X)
     rows = []
+    if model.N_INPUTS == 2 and len(X) == 4:  # a truth table: the assignment's x = [1, 0]
+        one = float(model.forward(params, np.array([[1.0, 0.0]]))[0])
+        rows.append(f"% $x = [1, 0] \\to \\hat{{y}} = {one:.4f}$, class {int(one >= 0.5)}")
     for x_row, target, p in zip(X, y, y_hat):
         inputs = " & ".join(f"{v:g}" for v in x_row)
         rows.append(f"{inputs} & {target:g} & {p:.4f} & {int(p >= 0.5)} \\\\")
@@ -105,6 +108,7 @@ def render_report(run: Path) -> str:
         block_start_string="((*", block_end_string="*))",
         variable_start_string="(((", variable_end_string=")))",
         comment_start_string="((#", comment_end_string="#))")
+    rows = _prediction_rows(record)
     data = str(record.get("data", model.DATASET))
     title = data.upper() if data in ("xor", "and", "or", "nand", "xnor") else data
     start = (f"seed {record['seed']}" if record.get("seed") is not None
@@ -115,8 +119,24 @@ def render_report(run: Path) -> str:
         formulas=_formulas(record["spec"]), lr=f"{record['lr']:g}",
         epochs=int(record["epochs"]), start=latex_escape(start),
         final_loss=f"{record['final_loss']:.6f}", accuracy=f"{100 * record['accuracy']:.1f}",
-        n_inputs=model.N_INPUTS, rows=_prediction_rows(record),
+        n_inputs=model.N_INPUTS, rows=[r for r in rows if not r.startswith("%")],
+        sentence=next((r[2:] for r in rows if r.startswith("%")), None),
         has_loss=(run / "loss.png").is_file(), has_boundary=(run / "boundary.png").is_file())
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temporary file and rename, with the permissions the umask gives."""
+    umask = os.umask(0)
+    os.umask(umask)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _compile(tex: Path, timeout: float = 120) -> str | None:
@@ -135,10 +155,7 @@ def _compile(tex: Path, timeout: float = 120) -> str | None:
             errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
             raise ReportError(f"pdflatex failed on {tex}: {(errors or ['see its log'])[0]}")
         target = tex.with_suffix(".pdf")
-        fd, tmp = tempfile.mkstemp(dir=tex.parent, prefix=f".{target.name}.", suffix=".tmp")
-        os.close(fd)
-        shutil.copyfile(Path(scratch) / target.name, tmp)
-        os.replace(tmp, target)
+        _write_atomic(target, (Path(scratch) / target.name).read_bytes())
     return str(target)
 
 
@@ -151,10 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         text = render_report(args.run)
         target = args.run / "report.tex"
-        fd, tmp = tempfile.mkstemp(dir=args.run, prefix=".report.tex.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
+        _write_atomic(target, text.encode("utf-8"))
         pdf = _compile(target)
     except ReportError as error:
         print(f"report: error: {error}", file=sys.stderr)
@@ -162,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     except subprocess.TimeoutExpired:
         print("report: error: pdflatex took longer than 120 s", file=sys.stderr)
         return 2
+    record = json.loads((args.run / "params.json").read_text(encoding="utf-8"))
+    if record["accuracy"] < 1:
+        print(f"report: note: this run did not solve its data ({100 * record['accuracy']:.1f}% "
+              "correct); train another seed or learning rate before handing it in")
     if pdf is None:
         print(f"report: wrote {target}; no pdflatex here to make the PDF (Debian: apt-get "
               "install texlive-latex-base texlive-latex-recommended), or upload it to Overleaf")
