@@ -17,6 +17,7 @@ import csv
 import ctypes
 import hashlib
 import importlib
+import importlib.util
 import json
 import math
 import os
@@ -27,12 +28,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from generated import xor as model  # the default spec; --spec swaps in another module
+from derive import stamps
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -48,19 +48,43 @@ class Diverged(Exception):
     """Gradient descent blew up: reported in one line, exit 3."""
 
 
+GENERATED_DIR = Path(__file__).resolve().parent / "generated"
+
+
+def load_generated(name: str):
+    """generated/<name>.py, imported only once its own hash shows it is what `make derive`
+    wrote: a hand-edited module is refused before any of its code runs."""
+    path = GENERATED_DIR / f"{name}.py"
+    if not (name.isidentifier() and name.isascii()) or not path.is_file():
+        raise BadInput(f"--spec {name}: no generated/{name}.py; run "
+                       f"`make derive SPEC=specs/{name}.toml` first")
+    if path.stat().st_size > 10_000_000 or not stamps.is_intact(
+            path.read_text(encoding="utf-8", errors="replace"), stamps.PY_MARKER):
+        raise BadInput(f"{path} was edited by hand (its own hash does not match); "
+                       f"run `make derive SPEC=specs/{name}.toml` to regenerate it")
+    qualified = f"generated.{name}"
+    if qualified in sys.modules and getattr(sys.modules[qualified], "__file__", None) == str(path):
+        return sys.modules[qualified]
+    module_spec = importlib.util.spec_from_file_location(qualified, path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    sys.modules[qualified] = module
+    return module
+
+
 def use_spec(spec: str) -> None:
     """Switch to generated/<name>.py for a spec given as a name or a specs/<name>.toml path."""
     global model
     name = Path(spec).stem if spec.endswith(".toml") else spec
     if not name.isidentifier():
         raise BadInput(f"--spec {spec}: not a spec name or a .toml file")
-    try:
-        model = importlib.import_module(f"generated.{name}")
-    except ModuleNotFoundError:
-        raise BadInput(f"--spec {spec}: no generated/{name}.py; run "
-                       f"`make derive SPEC=specs/{name}.toml` first") from None
+    model = load_generated(name)
 
 
+try:  # the default spec; --spec swaps in another module
+    model = load_generated("xor")
+except BadInput:
+    model = None  # main() reports why, in one line
 def read_text(path: Path, where: str, missing: str) -> str:
     """A UTF-8 file's text, or a one-line BadInput starting with `where`."""
     try:
@@ -105,46 +129,24 @@ def load_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 # ---------------------------------------------------------------- is generated/ current?
 
-HASHED_VERSIONS = ("sympy", "jinja2", "nbformat")  # as in derive/files.py input_hash()
-
-
-def _module_text_hash(text: str) -> str:
-    lines = [line for line in text.splitlines(keepends=True)
-             if not line.startswith("MODULE_SHA256 = ")]
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
-
-
-def _inputs_hash(derive_dir: Path) -> str | None:
-    """derive/files.py's input_hash(), recomputed without importing SymPy or derive/."""
-    spec_file = derive_dir.parent / model.SPEC_FILE
-    if not spec_file.is_file():
-        return None
-    digest = hashlib.sha256(spec_file.read_bytes())
-    try:
-        for name in HASHED_VERSIONS:
-            digest.update(f"\n{name}=={metadata.version(name)}".encode())
-    except metadata.PackageNotFoundError:
-        return None  # no derivation toolchain here: nothing to compare against
-    sources = [*derive_dir.glob("*.py"), *derive_dir.glob("templates/*.j2")]
-    for path in sorted(sources, key=lambda p: p.relative_to(derive_dir).as_posix()):
-        digest.update(f"\n{path.relative_to(derive_dir).as_posix()}\n".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def check_generated() -> None:
     """Refuse a hand-edited or stale generated module, with what to do about it."""
     path = Path(model.__file__)
-    if _module_text_hash(path.read_text(encoding="utf-8")) != model.MODULE_SHA256:
-        raise BadInput(f"{path} was edited by hand (its hash does not match); "
+    if not stamps.is_intact(path.read_text(encoding="utf-8"), stamps.PY_MARKER):
+        raise BadInput(f"{path} was edited by hand (its own hash does not match); "
                        "run `make derive` to regenerate it")
     derive_dir = path.resolve().parent.parent / "derive"
-    if derive_dir.is_dir():
-        current = _inputs_hash(derive_dir)
-        if current is not None and current != model.INPUTS_SHA256:
-            raise BadInput(f"{path} is stale: {model.SPEC_FILE}, derive/ or its templates "
-                           "changed since it was generated; run "
-                           f"`make derive SPEC={model.SPEC_FILE}`")
+    if not derive_dir.is_dir():
+        return  # a generated module on its own, without the sources to compare against
+    spec_file = derive_dir.parent / model.SPEC_FILE
+    if not spec_file.is_file():
+        raise BadInput(f"{path} was derived from {model.SPEC_FILE}, which is gone; restore it "
+                       "or derive the module again from its spec")
+    current = stamps.inputs_hash(spec_file, derive_dir)
+    if current is not None and current != model.INPUTS_SHA256:
+        raise BadInput(f"{path} is stale: {model.SPEC_FILE}, derive/ or its templates "
+                       "changed since it was generated; run "
+                       f"`make derive SPEC={model.SPEC_FILE}`")
 
 
 # ---------------------------------------------------------------- parameters and training
@@ -227,33 +229,29 @@ def compiled_loop(required: bool = True):
         return _COMPILED[key]
     source = Path(model.__file__).with_suffix(".c")
     compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    problem = None
+    problem, function = None, None
+    code = source.read_text(encoding="utf-8") if source.is_file() else ""
     if not source.is_file():
         problem = (f"no {source.name}: only networks of at most 40 parameters get a C loop; "
                    "use --backend python")
+    elif not stamps.is_intact(code, stamps.C_MARKER):
+        raise BadInput(f"{source} was edited by hand (its own hash does not match); run "
+                       f"`make derive SPEC={model.SPEC_FILE}` to regenerate it")
+    elif f"inputs-sha256: {model.INPUTS_SHA256}" not in code:
+        raise BadInput(f"{source} was not derived with {model.__file__} (their stamps "
+                       f"differ); run `make derive SPEC={model.SPEC_FILE}`")
     elif compiler is None:
         problem = "no C compiler (cc, gcc or clang) on PATH; use --backend python"
     if problem is None:
-        code = source.read_bytes()
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "derive-nn"
-        library = cache / f"{model.SPEC_NAME}-{hashlib.sha256(code).hexdigest()[:20]}.so"
         try:
-            if not library.exists():
-                cache.mkdir(parents=True, exist_ok=True)
-                tmp = cache / f".{library.name}.{os.getpid()}.tmp"
-                build = subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", str(tmp),
-                                        str(source), "-lm"], capture_output=True, text=True)
-                if build.returncode != 0:
-                    tmp.unlink(missing_ok=True)
-                    first = (build.stderr.strip().splitlines() or ["failed"])[0]
-                    raise OSError(f"{compiler}: {first}")
-                os.replace(tmp, library)
-            function = ctypes.CDLL(str(library)).train
-        except OSError as error:
+            function = _load_library(source, code, compiler)
+        except (OSError, AttributeError, subprocess.SubprocessError) as error:
             problem = f"cannot build or load {source.name} ({error})"
     if problem is not None:
         if required:
             raise BadInput(f"--backend c: {problem}")
+        if compiler is not None and source.is_file():
+            print(f"train.py: {problem}; training with Python instead", file=sys.stderr)
         return None
     double_p = ctypes.POINTER(ctypes.c_double)
     function.argtypes = [double_p, double_p, double_p, ctypes.c_int, ctypes.c_double,
@@ -261,6 +259,43 @@ def compiled_loop(required: bool = True):
     function.restype = None
     _COMPILED[key] = function
     return function
+
+
+BUILD_TIMEOUT = 120  # seconds; a compiler that hangs must not hang training
+
+
+def _load_library(source: Path, code: str, compiler: str):
+    """The C loop's `train`, from a library cached by the source's hash and the compiler.
+
+    A cached library that does not load, or lacks `train`, is rebuilt once.
+    """
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "derive-nn"
+    flags = ["-O2", "-shared", "-fPIC"]
+    digest = hashlib.sha256("\0".join([code, compiler, *flags]).encode()).hexdigest()[:24]
+    library = cache / f"{model.SPEC_NAME}-{digest}.so"
+    for attempt in (1, 2):
+        if not library.is_file():
+            cache.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{library.name}.", suffix=".tmp")
+            os.close(fd)
+            try:
+                build = subprocess.run([compiler, *flags, "-o", tmp, str(source), "-lm"],
+                                       capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+                if build.returncode != 0:
+                    first = (build.stderr.strip().splitlines() or ["failed"])[0]
+                    raise OSError(f"{compiler}: {first}")
+                os.replace(tmp, library)
+            except subprocess.TimeoutExpired:
+                raise OSError(f"{compiler} took longer than {BUILD_TIMEOUT} s") from None
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        try:
+            return ctypes.CDLL(str(library)).train
+        except (OSError, AttributeError):
+            if attempt == 2:
+                raise
+            library.unlink(missing_ok=True)  # corrupt or foreign: build it again
+    return None
 
 
 def _train_compiled(params, X, y, lr, epochs):

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def derive_one(name: str, out_dir: Path, if_stale: bool) -> int:
     """Derive one spec into `out_dir`; 0, or the exit code of a one-line error."""
-    from derive.files import input_hash, write_atomic
+    from derive.files import input_hash
     from derive.gradients import DerivationError
 
     try:
@@ -106,10 +107,65 @@ def derive_one(name: str, out_dir: Path, if_stale: bool) -> int:
     except DerivationError as error:
         print(f"derive: error: {error}", file=sys.stderr)
         return 1
-    for file_name, text in outputs.items():
-        changed = write_atomic(out_dir / file_name, text)
-        print(f"derive: {'wrote' if changed else 'unchanged'} {out_dir / file_name}")
+    stale = [name for name in output_names(spec).values() if name not in outputs]
+    try:
+        changed = write_set(out_dir, outputs, remove=stale)
+    except OSError as error:
+        where = error.filename or out_dir
+        print(f"derive: error: cannot write {where}: {error.strerror or error}; nothing was "
+              "written", file=sys.stderr)
+        return 2
+    for file_name in outputs:
+        print(f"derive: {'wrote' if file_name in changed else 'unchanged'} {out_dir / file_name}")
+    for file_name in stale:
+        if file_name in changed:
+            print(f"derive: removed {out_dir / file_name} (this network no longer has one)")
     return 0
+
+
+def write_set(out_dir: Path, outputs: dict[str, str], remove: list[str]) -> set[str]:
+    """Write every output, or none: all are staged as temporary files first, then renamed
+    into place one after another; outputs this spec no longer has (a C loop of a network
+    that grew past its limit) are removed, so no stale file is left to be trusted.
+    Returns the names that changed."""
+    import tempfile
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(20, "not a folder", str(out_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staged: dict[str, str] = {}
+    try:
+        for name, text in outputs.items():
+            target = out_dir / name
+            data = text.encode("utf-8")
+            if target.is_file() and target.read_bytes() == data:
+                continue
+            if target.exists() and not target.is_file():
+                raise IsADirectoryError(21, "in the way of an output file", str(target))
+            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
+            staged[name] = tmp
+            with open(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())
+        for name, tmp in staged.items():
+            os.replace(tmp, out_dir / name)
+    finally:
+        for tmp in staged.values():
+            Path(tmp).unlink(missing_ok=True)
+    removed = set()
+    for name in remove:
+        if (out_dir / name).is_file():
+            (out_dir / name).unlink()
+            removed.add(name)
+    return set(staged) | removed
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 if __name__ == "__main__":

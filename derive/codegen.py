@@ -7,7 +7,6 @@ write one sample of one network on plain floats, for the whole-loop fast paths.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import sympy as sp
@@ -18,6 +17,7 @@ from derive.files import template_environment
 from derive.functions import relu, sigmoid, softplus
 from derive.gradients import DerivationError, Gradients
 from derive.network import Network, SymbolInfo
+from derive.stamps import C_MARKER, PY_MARKER, self_hash, stamp_self
 
 
 def code_name(info: SymbolInfo, name: str, network: Network) -> str:
@@ -427,15 +427,9 @@ def check_matrix_structure(gradients: Gradients) -> None:
                     raise DerivationError(f"matrix form does not hold: {message}")
 
 
-MODULE_HASH_LINE = 'MODULE_SHA256 = "{}"\n'
-_PENDING = "0" * 64
-
-
 def module_sha256(text: str) -> str:
-    """sha256 of a generated module's text without its MODULE_SHA256 line."""
-    lines = [line for line in text.splitlines(keepends=True)
-             if not line.startswith(MODULE_HASH_LINE[:16])]
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
+    """sha256 of a generated module with its own hash's digits zeroed (derive/stamps.py)."""
+    return self_hash(text, PY_MARKER)
 
 
 def render_module(gradients: Gradients, stamp: str) -> str:
@@ -450,9 +444,8 @@ def render_module(gradients: Gradients, stamp: str) -> str:
     text = template_environment().get_template("module.py.j2").render(
         stamp=stamp, math_names=math_names,
         activations="(" + "".join(f'"{name}", ' for name in activations).rstrip() + ")",
-        module_sha256=_PENDING, **context)
-    pending = MODULE_HASH_LINE.format(_PENDING)
-    return text.replace(pending, MODULE_HASH_LINE.format(module_sha256(text)), 1)
+        module_sha256="0" * 64, **context)
+    return stamp_self(text, PY_MARKER)
 
 
 def c_context(gradients: Gradients) -> dict | None:
@@ -485,8 +478,9 @@ def render_c(gradients: Gradients, stamp: str) -> str | None:
     context = c_context(gradients)
     if context is None:
         return None
-    return template_environment().get_template("train_loop.c.j2").render(
+    text = template_environment().get_template("train_loop.c.j2").render(
         spec=gradients.network.spec, stamp=stamp, c=context)
+    return stamp_self(text, C_MARKER)
 
 
 def readable_model_context(gradients: Gradients) -> dict:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
+import json
 import re
-import tempfile
-from importlib.metadata import version
 from pathlib import Path
 
 import jinja2
 
+from derive import stamps
 from derive.spec import NetworkSpec
+from derive.stamps import inputs_hash
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STAMP_PREFIX = "inputs-sha256: "
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 def spec_file(spec: NetworkSpec) -> Path:
@@ -31,18 +28,12 @@ def source_files() -> list[Path]:
 
 
 def input_hash(spec: NetworkSpec) -> str:
-    """sha256 over the spec file, the derivation's sources and the versions that print the output.
-
-    train.py recomputes this without importing derive/ (its `_inputs_hash`); keep them alike.
-    """
-    digest = hashlib.sha256()
-    digest.update(spec_file(spec).read_bytes())
-    for name in ("sympy", "jinja2", "nbformat"):
-        digest.update(f"\n{name}=={version(name)}".encode())
-    for path in source_files():
-        digest.update(f"\n{path.relative_to(PACKAGE_DIR).as_posix()}\n".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """sha256 over the spec file, the derivation's sources and the versions that print the
+    output (the recipe, shared with train.py, is derive/stamps.py's)."""
+    digest = inputs_hash(spec_file(spec), PACKAGE_DIR)
+    if digest is None:
+        raise OSError(f"{spec_file(spec)}: cannot read the spec file to hash it")
+    return digest
 
 
 def read_stamp(path: Path) -> str | None:
@@ -55,34 +46,45 @@ def read_stamp(path: Path) -> str | None:
 
 
 def write_atomic(path: Path, text: str) -> bool:
-    """Write `text` to `path` via a temporary file and rename; skip if already identical.
-
-    Returns whether the file changed. A crash leaves either the old file or the new one.
-    """
-    data = text.encode("utf-8")
-    if path.exists() and path.read_bytes() == data:
-        return False
+    """Write `text` atomically (derive/stamps.py); returns whether the file changed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
+    return stamps.write_atomic(path, text.encode("utf-8"))
+
+
+def _one_line(text: object) -> str:
+    """Printable characters only: no newline can end a comment and start code."""
+    return "".join(c for c in str(text) if c.isprintable())
+
+
+# Text from data (a spec's description, a file path) escaped for the file it lands in, so
+# that it stays text there: a Python string literal or docstring, a C comment, LaTeX, Markdown.
+ESCAPES = {
+    "py_str": lambda text: json.dumps(_one_line(text)),
+    "py_doc": lambda text: _one_line(text).replace("\\", "\\\\").replace('"', '\\"'),
+    "c_comment": lambda text: _one_line(text).replace("*/", "* /").replace("/*", "/ *")
+    .replace("\\", "/").replace("??", "? ?"),
+    "tex_text": lambda text: "".join(
+        {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
+         "#": r"\#", "^": r"\^{}", "_": r"\_", "~": r"\~{}", "%": r"\%"}.get(c, c)
+        for c in _one_line(text)),
+    "md_text": lambda text: "".join(
+        {"<": "&lt;", ">": "&gt;", "&": "&amp;", "\\": "\\\\", "$": "\\$", "*": "\\*",
+         "_": "\\_", "`": "\\`", "[": "\\[", "]": "\\]"}.get(c, c)
+        for c in _one_line(text)),
+    "html_comment": lambda text: _one_line(text).replace("--", "- -").replace(">", "&gt;"),
+    "tex_comment": _one_line,
+}
 
 
 def template_environment() -> jinja2.Environment:
-    """Jinja settings shared by every template: strict, and exact about whitespace."""
-    return jinja2.Environment(
+    """Jinja settings shared by every template: strict, exact about whitespace, with the
+    escapes of ESCAPES as filters."""
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(PACKAGE_DIR / "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters.update(ESCAPES)
+    return environment

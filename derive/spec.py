@@ -7,6 +7,8 @@ file, the field and what is allowed. Nothing else in derive/ knows a width or an
 from __future__ import annotations
 
 import json
+import re
+import sys
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +23,21 @@ DATASET_WIDTHS = {"xor": 2, "and": 2, "or": 2, "nand": 2, "xnor": 2, "moons": 2,
                   "circles": 2, "spirals": 2}
 INITS = ("pytorch",)
 RESERVED_NAMES = ("gradients", "__init__")  # the assignment's report is generated/gradients.*
+# A generated module named like one that train.py, a notebook kernel or the tests import
+# would shadow it wherever generated/ is on the path.
+SHADOWED_MODULES = frozenset(sys.stdlib_module_names) | {
+    "numpy", "matplotlib", "sympy", "jinja2", "nbformat", "nbclient", "ipykernel", "IPython",
+    "jupyter_client", "zmq", "tornado", "traitlets", "pytest", "hypothesis", "torch", "mpmath",
+    "train", "derive", "trainer", "generated", "tests", "conftest", "strategies", "bench",
+    "setuptools", "pip", "pkg_resources", "_pytest"}
 MAX_WIDTH = 512
+# Up front, instead of an hour of derivation: the derivation works unit by unit, so its
+# time grows with the parameter count (make bench: 2-64-1, 257 parameters, in 0.4 s).
+MAX_HIDDEN_LAYERS = 6
+MAX_PARAMS = 1500
+MAX_SPEC_BYTES = 100_000
+# A description lands in Python docstrings, C comments, LaTeX and Markdown: plain text only.
+DESCRIPTION = re.compile(r"[A-Za-z0-9 .,;:'()+\-/=!?]{0,200}")
 
 
 class SpecError(ValueError):
@@ -113,19 +129,26 @@ class _Fields:
 
 
 def parse_spec(path: Path, text: str) -> NetworkSpec:
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES} bytes; not a spec")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise SpecError(f"{path}: not valid TOML ({error})") from None
+    except (RecursionError, ValueError, MemoryError) as error:  # nesting, 5000-digit integers
+        raise SpecError(f"{path}: not a usable TOML file ({error.__class__.__name__})") from None
     top = _Fields(path, data)
     top.unknown(("name", "description", "inputs", "hidden", "activation", "output", "loss",
                  "dataset", "training"))
     name = top.get("name", str)
-    if not name.isidentifier() or name != path.stem:
+    if not (name.isidentifier() and name.isascii()) or name != path.stem:
         raise top.fail("name", f"{name!r} must be a Python identifier equal to the file name "
                                f"({path.stem!r})")
     if name in RESERVED_NAMES:
         raise top.fail("name", f"{name!r} is taken by generated/{name}.* of another spec")
+    if name in SHADOWED_MODULES or name.startswith("_"):
+        raise top.fail("name", f"{name!r} would shadow the Python module of that name; "
+                               "choose another name")
     n_inputs = top.get("inputs", int)
     if not 1 <= n_inputs <= MAX_WIDTH:
         raise top.fail("inputs", f"{n_inputs} is not a width from 1 to {MAX_WIDTH}")
@@ -135,6 +158,13 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
     for width in hidden:
         if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_WIDTH:
             raise top.fail("hidden", f"{width!r} is not a width from 1 to {MAX_WIDTH}")
+    if len(hidden) > MAX_HIDDEN_LAYERS:
+        raise top.fail("hidden", f"{len(hidden)} hidden layers; at most {MAX_HIDDEN_LAYERS}")
+    widths = [n_inputs, *hidden, 1]
+    n_params = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+    if n_params > MAX_PARAMS:
+        raise top.fail("hidden", f"{n_params} parameters; at most {MAX_PARAMS} can be derived "
+                                 "in reasonable time")
     activation = top.get("activation", (str, list))
     activations = [activation] * len(hidden) if isinstance(activation, str) else activation
     if len(activations) != len(hidden):
@@ -166,6 +196,9 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
         raise train.fail("seed", f"{seed} is negative")
     init = train.choice("init", INITS, "pytorch", required=False)
     description = top.get("description", str, default=name, required=False)
+    if not DESCRIPTION.fullmatch(description):
+        raise top.fail("description", "at most 200 characters of letters, digits, spaces and "
+                                      ".,;:'()+-/=!? (it is printed into code and LaTeX)")
     return NetworkSpec(name=name, n_inputs=n_inputs, hidden=tuple(hidden),
                        hidden_activations=tuple(activations), output_activation=output,
                        loss=loss, dataset=dataset, description=description,
@@ -184,6 +217,10 @@ def load_spec(name_or_path: str | Path = DEFAULT_SPEC) -> NetworkSpec:
     """Read and check a spec file (`xor` means specs/xor.toml)."""
     path = spec_path(name_or_path)
     try:
+        if path.exists() and not path.is_file():
+            raise SpecError(f"{path}: not a regular file")
+        if path.exists() and path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES} bytes; not a spec")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(f"{path}: no such spec file") from None

@@ -4,7 +4,9 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 6756f57d4a8a9826e81961b248943a1337d64d48dcf019ecc13ee3a754f840b4
+ * inputs-sha256: 4c5134021bebefc41b65a718161941971c341cfba21932e2f91b59fb6c3f6872
+ * source-sha256: e0d559aa385c04ebe6bd8781613f8357ae3d742ddef8e662e794cc09b6b5474c
+ * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
 

@@ -4,7 +4,9 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 21cccead9c988f51ccc9b3fd35e7e14c2c164603cb42ba28133f730b734bf5f5
+ * inputs-sha256: a70d5f4558b5f7ba181840d7d1f892e617ddd38a5db1a79a84a15c66f40186c7
+ * source-sha256: f2a46d3352da7a7b51dc671c2eb34de1a124892a2e48e8d136c9a23f007762a4
+ * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
 

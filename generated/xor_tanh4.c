@@ -4,7 +4,9 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: a21724541fa79b1ff8ce8c77fb5606f5a575d7aa6be136ab9b383b6016644828
+ * inputs-sha256: 2992a6adfdb412e1b60d81d7cef19de98cd751c6b49a25d162cf6174dad70942
+ * source-sha256: 567a41f7e2cd55310d7741f5cd2f7fd4e01b04d3b19076df9fff53937062fbac
+ * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
 

@@ -1,0 +1,93 @@
+"""The recipes both sides of generated/ must agree on: stdlib only, so train.py can use them
+without SymPy or Jinja.
+
+- A generated file that runs (the module, the C loop) carries its own sha256 on one line of
+  a fixed form, `MARKER<64 hex>`; the hash covers the whole file with only that first
+  occurrence's digits zeroed, so a hand edit anywhere, a second marker line included,
+  changes it.
+- The inputs hash: the spec file, the derivation's sources and templates, and the versions
+  of the packages that print the outputs. A generated file stamped with another one is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+PY_MARKER = 'MODULE_SHA256 = "'
+C_MARKER = " * source-sha256: "
+HASHED_VERSIONS = ("sympy", "jinja2", "nbformat")
+_ZEROS = "0" * 64
+
+
+def _zeroed(text: str, marker: str) -> tuple[str, str | None]:
+    """`text` with the first marker's digits zeroed, and those digits (None: no marker)."""
+    found = re.search(re.escape(marker) + "([0-9a-f]{64})", text)
+    if found is None:
+        return text, None
+    start, end = found.span(1)
+    return text[:start] + _ZEROS + text[end:], found.group(1)
+
+
+def self_hash(text: str, marker: str) -> str:
+    """sha256 of `text` with its own hash's digits zeroed."""
+    return hashlib.sha256(_zeroed(text, marker)[0].encode("utf-8")).hexdigest()
+
+
+def stamp_self(text: str, marker: str) -> str:
+    """Fill in the file's own hash (its marker must carry 64 zeros)."""
+    zeroed, digits = _zeroed(text, marker)
+    if digits != _ZEROS:
+        raise ValueError("the text has no unfilled self-hash marker")
+    start = zeroed.index(marker) + len(marker)
+    return zeroed[:start] + self_hash(zeroed, marker) + zeroed[start + 64:]
+
+
+def is_intact(text: str, marker: str) -> bool:
+    """Whether the file still has the hash it was written with."""
+    _, digits = _zeroed(text, marker)
+    return digits is not None and digits == self_hash(text, marker)
+
+
+def inputs_hash(spec_file: Path, derive_dir: Path) -> str | None:
+    """sha256 over the spec file, derive/'s sources and templates and the printers' versions;
+    None where the spec file or the derivation toolchain is not here to compare with."""
+    try:
+        digest = hashlib.sha256(spec_file.read_bytes())
+        for name in HASHED_VERSIONS:
+            digest.update(f"\n{name}=={metadata.version(name)}".encode())
+    except (OSError, metadata.PackageNotFoundError):
+        return None
+    sources = [*derive_dir.glob("*.py"), *derive_dir.glob("templates/*.j2")]
+    for path in sorted(sources, key=lambda p: p.relative_to(derive_dir).as_posix()):
+        digest.update(f"\n{path.relative_to(derive_dir).as_posix()}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Write via a temporary file beside `path` and rename; skip if already identical.
+
+    Returns whether the file changed. A crash leaves the old file or the new one, never
+    half of one; the new file gets the permissions the umask gives.
+    """
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    umask = os.umask(0)
+    os.umask(umask)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
