@@ -13,16 +13,20 @@ generated/<spec>.py, which `make derive` writes from the SymPy derivation. Exit 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import ctypes
+import fcntl
 import hashlib
 import importlib
 import importlib.util
+import io
 import json
 import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,9 +34,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+if __name__ == "__main__":  # Ctrl-C while NumPy loads: one line, not a traceback
+    signal.signal(signal.SIGINT, lambda *_: (sys.stderr.write("train.py: interrupted\n"),
+                                             os._exit(130)))
 
-from derive import stamps
+import numpy as np  # noqa: E402
+
+from derive import stamps  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -85,20 +93,34 @@ try:  # the default spec; --spec swaps in another module
     model = load_generated("xor")
 except BadInput:
     model = None  # main() reports why, in one line
+MAX_INPUT_BYTES = 50_000_000  # params, init and CSV files (README: "Errors")
+
+
 def read_text(path: Path, where: str, missing: str) -> str:
-    """A UTF-8 file's text, or a one-line BadInput starting with `where`."""
+    """A UTF-8 file's text (a byte-order mark is fine), or a one-line BadInput starting with
+    `where`. Only regular files below MAX_INPUT_BYTES are read: not /dev/zero, not a FIFO."""
     try:
-        return path.read_text(encoding="utf-8")
+        if path.exists() and not path.is_file():
+            raise BadInput(f"{where}: not a regular file")
+        if path.exists() and path.stat().st_size > MAX_INPUT_BYTES:
+            raise BadInput(f"{where}: larger than {MAX_INPUT_BYTES // 1_000_000} MB")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise BadInput(f"{where}: {missing}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise BadInput(f"{where}: cannot read ({error.__class__.__name__})") from None
 
 
+MAX_INPUT_VALUE = 1e6
+
+
 def load_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """X and y from a CSV with a header x1..xd,y; every problem named with its line."""
     text = read_text(path, f"--data {path}", "no such file")
-    rows = list(csv.reader(text.splitlines()))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise BadInput(f"--data {path}: not a CSV file ({error})") from None
     expected = [f"x{j + 1}" for j in range(model.N_INPUTS)] + ["y"]
     if not rows or [cell.strip() for cell in rows[0]] != expected:
         header = ",".join(rows[0]) if rows else "(empty file)"
@@ -112,11 +134,16 @@ def load_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
             raise BadInput(f"--data {path}: line {number}: {len(row)} columns, expected "
                            f"{len(expected)}")
         try:
+            if any("\n" in cell or "\r" in cell for cell in row):
+                raise ValueError("a line break inside a cell")
             numbers = [float(cell) for cell in row]
         except ValueError:
             raise BadInput(f"--data {path}: line {number}: not a number in {row!r}") from None
         if not all(math.isfinite(v) for v in numbers):
             raise BadInput(f"--data {path}: line {number}: NaN or infinity in {row!r}")
+        if any(abs(v) > MAX_INPUT_VALUE for v in numbers):
+            raise BadInput(f"--data {path}: line {number}: a value beyond +-{MAX_INPUT_VALUE:g} "
+                           "(scale the data first)")
         if model.LOSS_NAME == "bce" and numbers[-1] not in (0.0, 1.0):
             raise BadInput(f"--data {path}: line {number}: y must be 0 or 1 for binary "
                            f"cross-entropy, got {row[-1]!r}")
@@ -308,8 +335,14 @@ def _train_compiled(params, X, y, lr, epochs):
         raise ValueError(f"X must be (N, {model.N_INPUTS}) and y (N,)")
     losses = np.empty(epochs)
     pointer = ctypes.POINTER(ctypes.c_double)
-    function(flat.ctypes.data_as(pointer), X.ctypes.data_as(pointer), y.ctypes.data_as(pointer),
-             len(X), lr, epochs, losses.ctypes.data_as(pointer))
+    # In chunks of about a tenth of a second: Ctrl-C is honoured between two calls, and the
+    # chunks continue exactly where the last one stopped (the parameters are the whole state).
+    chunk = max(100, 20_000_000 // (len(X) * len(flat) + 1))
+    for start in range(0, epochs, chunk):
+        count = min(chunk, epochs - start)
+        function(flat.ctypes.data_as(pointer), X.ctypes.data_as(pointer),
+                 y.ctypes.data_as(pointer), len(X), lr, count,
+                 losses[start:].ctypes.data_as(pointer))
     trained, offset = {}, 0
     for name, shape, _ in model.PARAMS:
         size = int(np.prod(shape, dtype=int))
@@ -378,6 +411,8 @@ def read_json(path: Path, missing: str) -> object:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise BadInput(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+    except (RecursionError, ValueError) as error:  # nested too deep, a 5000-digit integer
+        raise BadInput(f"{path}: not usable JSON ({error.__class__.__name__})") from None
 
 
 TORCH_KEY = re.compile(r"^(?:.*\.)?(\d+)\.(weight|bias)$")
@@ -395,6 +430,8 @@ def load_init(path: Path) -> dict[str, np.ndarray]:
         raw = raw["init"]
     if isinstance(raw, dict) and raw and all(isinstance(k, str) and TORCH_KEY.match(k)
                                              for k in raw):
+        if any(len(TORCH_KEY.match(k).group(1)) > 6 for k in raw):
+            raise BadInput(f"{path}: a state_dict layer index is too long")
         layers = sorted({int(TORCH_KEY.match(k).group(1)) for k in raw})
         names = [name for name, _, _ in model.PARAMS]
         if 2 * len(layers) != len(names):
@@ -440,18 +477,32 @@ def run_ensemble(init, X, y, lr, epochs) -> dict[str, object]:
             init, X, y, lr, epochs, ENSEMBLE_QUANTILES)
         y_hat = model.ensemble_forward(trained, X)
     seconds = time.perf_counter() - start
-    solved = np.all((y_hat >= 0.5) == (y >= 0.5)[:, None], axis=0) & np.isfinite(losses)
+    # Diverged as a single run counts it: a non-finite loss, or one ending far above its start.
+    with np.errstate(all="ignore"):
+        initial = _ensemble_losses(model.ensemble_forward(init, X), y)
+        diverged = ~np.isfinite(losses) | (losses > 10.0 * initial + 1.0)
+    solved = np.all((y_hat >= 0.5) == (y >= 0.5)[:, None], axis=0) & ~diverged
     needed = first_solved[solved]
+    kept = losses[~diverged]
     return {
         "lr": lr, "networks": int(count), "solved": int(solved.sum()),
         "solved_fraction": float(solved.mean()),
-        "median_final_loss": float(np.median(losses)),
-        "diverged": int(np.sum(~np.isfinite(losses))),
+        "median_final_loss": float(np.median(kept)) if len(kept) else None,
+        "diverged": int(diverged.sum()),
         "epochs_to_solve_median": float(np.median(needed)) if len(needed) else None,
         "epochs_to_solve_p90": float(np.quantile(needed, 0.9)) if len(needed) else None,
         "seconds": seconds, "ns_per_network_epoch": 1e9 * seconds / (count * epochs),
         "curves": curves, "losses": losses,
     }
+
+
+def _ensemble_losses(y_hat: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each network's loss from its predictions (N, K): enough to tell divergence."""
+    if model.LOSS_NAME == "bce":
+        p = np.clip(y_hat, 1e-300, 1.0 - 1e-16)
+        t = y[:, None]
+        return -np.mean(t * np.log(p) + (1.0 - t) * np.log1p(-p), axis=0)
+    return np.mean((y_hat - y[:, None]) ** 2, axis=0)
 
 
 def ensemble_main(args, X, y, data_name: str, say) -> int:
@@ -464,35 +515,50 @@ def ensemble_main(args, X, y, data_name: str, say) -> int:
     say(f"training {args.inits} initialisations of {model.SPEC_NAME} at once on {data_name} "
         f"(seeds {args.seed}..{args.seed + args.inits - 1}), {args.epochs} epochs")
     results = [run_ensemble(init, X, y, lr, args.epochs) for lr in args.lr]
-    out.mkdir(parents=True, exist_ok=True)
-    for leftover in out.glob(".*.tmp"):
-        leftover.unlink(missing_ok=True)
     summary = [{k: v for k, v in r.items() if k not in ("curves", "losses")} for r in results]
-    write_text(out / "ensemble.json", json.dumps({
-        "spec": model.SPEC_NAME, "data": data_name, "inits": args.inits, "seed": args.seed,
-        "epochs": args.epochs, "quantiles": ENSEMBLE_QUANTILES, "results": summary},
-        indent=2) + "\n")
-    rows = ["lr,epoch," + ",".join(f"q{round(100 * q)}" for q in ENSEMBLE_QUANTILES) + "\n"]
-    for r in results:
-        rows += [f"{r['lr']!r},{e}," + ",".join(repr(float(v)) for v in row) + "\n"
-                 for e, row in enumerate(r["curves"])]
-    write_text(out / "ensemble.csv", "".join(rows))
-    plot_ensemble(out / "ensemble.png", results, args.inits, data_name)
-    written = ["ensemble.png", "ensemble.csv", "ensemble.json"]
-    if len(results) > 1:
-        plot_sweep(out / "sweep.png", results, args.inits, args.epochs, data_name)
-        written.insert(1, "sweep.png")
+    with staged_outputs(out, ENSEMBLE_FILES) as stage:
+        _write_ensemble(stage, results, summary, args, data_name)
+    written = [n for n in ENSEMBLE_FILES if n != "sweep.png" or len(results) > 1]
     print(f"{'lr':>8}  {'solved':>15}  {'median loss':>11}  {'epochs to solve':>16}  "
           f"{'time':>6}  {'ns/net-epoch':>12}")
     for r in results:
         epochs_needed = ("-" if r["epochs_to_solve_median"] is None else
                          f"{r['epochs_to_solve_median']:.0f} / {r['epochs_to_solve_p90']:.0f}")
         print(f"{r['lr']:>8g}  {r['solved']:>7d} {r['solved_fraction']:>6.1%}  "
-              f"{r['median_final_loss']:>11.4g}  {epochs_needed:>16}  {r['seconds']:>5.1f}s  "
+              f"{_loss_text(r['median_final_loss']):>11}  {epochs_needed:>16}  "
+              f"{r['seconds']:>5.1f}s  "
               f"{r['ns_per_network_epoch']:>12.0f}")
     say("epochs to solve: median / 90th percentile over the networks that solved the data")
     say("wrote " + ", ".join(str(out / name) for name in written))
+    diverged = [r for r in results if r["diverged"]]
+    if diverged:
+        counts = ", ".join(f"{r['diverged']} of {r['networks']} at lr {r['lr']:g}"
+                           for r in diverged)
+        raise Diverged(f"training diverged for some networks ({counts}); they count as not "
+                       "solved in ensemble.json; try a smaller --lr")
     return 0
+
+
+def _loss_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+ENSEMBLE_FILES = ("ensemble.png", "sweep.png", "ensemble.csv", "ensemble.json")
+
+
+def _write_ensemble(stage: Path, results, summary, args, data_name: str) -> None:
+    write_text(stage / "ensemble.json", json.dumps({
+        "spec": model.SPEC_NAME, "data": data_name, "inits": args.inits, "seed": args.seed,
+        "epochs": args.epochs, "quantiles": ENSEMBLE_QUANTILES, "results": summary},
+        indent=2, allow_nan=False) + "\n")
+    rows = ["lr,epoch," + ",".join(f"q{round(100 * q)}" for q in ENSEMBLE_QUANTILES) + "\n"]
+    for r in results:
+        rows += [f"{r['lr']!r},{e}," + ",".join(repr(float(v)) for v in row) + "\n"
+                 for e, row in enumerate(r["curves"])]
+    write_text(stage / "ensemble.csv", "".join(rows))
+    plot_ensemble(stage / "ensemble.png", results, args.inits, data_name)
+    if len(results) > 1:
+        plot_sweep(stage / "sweep.png", results, args.inits, args.epochs, data_name)
 
 
 def plot_ensemble(path: Path, results, count: int, data_name: str) -> None:
@@ -500,8 +566,11 @@ def plot_ensemble(path: Path, results, count: int, data_name: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    import warnings
+
     import matplotlib.pyplot as plt
 
+    warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bands of diverged networks
     fig, axes = plt.subplots(1, 1 + len(results), figsize=(5.5 * (1 + len(results)), 4.5),
                              squeeze=False)
     left, panels = axes[0, 0], axes[0, 1:]
@@ -628,6 +697,35 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+RUN_FILES = ("loss.png", "boundary.png", "history.csv", "params.json")
+
+
+@contextlib.contextmanager
+def staged_outputs(out: Path, names: tuple[str, ...]):
+    """A run's files, published together or not at all.
+
+    They are written into a private folder inside `out`; then, holding a lock on `out`, they
+    are renamed into place, and files of `names` this run did not write are removed, so the
+    folder always holds one run's complete set. Runs sharing `out` take turns at the lock;
+    a failure part-way publishes nothing. Nothing but this run's own files is touched.
+    """
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=out, prefix=".run-"))
+    try:
+        yield stage
+        with open(out / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for name in names:
+                if (stage / name).is_file():
+                    os.replace(stage / name, out / name)
+                elif (out / name).is_file():
+                    (out / name).unlink()
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -778,6 +876,13 @@ def _spec_parser(prog: str, description: str, epilog: str | None = None,
     return parser
 
 
+def out_dir(text: str) -> Path:
+    """An output folder; an empty name would silently mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name is not a folder; say --out . for this one")
+    return Path(text)
+
+
 def lr_list(text: str) -> list[float]:
     """One learning rate, or a comma-separated list of them (for --inits)."""
     values = [positive_float(part.strip()) for part in text.split(",")]
@@ -804,7 +909,7 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--data", type=Path, default=None, metavar="FILE.csv",
                         help="train on a CSV file (header x1,..,xd,y) instead of the spec's "
                              f"data set (default: {model.DATASET})")
-    parser.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
+    parser.add_argument("--out", type=out_dir, default=Path("out"), metavar="DIR",
                         help="output folder (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true",
                         help="print only the result (default: off)")
@@ -851,9 +956,6 @@ def train_main(argv: list[str]) -> int:
     if args.compare_torch:
         reference = compare_with_torch(init, X, y, args.lr, args.epochs, params, history)
 
-    out.mkdir(parents=True, exist_ok=True)
-    for leftover in out.glob(".*.tmp"):  # from a run killed mid-write
-        leftover.unlink(missing_ok=True)
     correct = int(np.sum(classes(params, X) == (y >= 0.5)))
     record = {
         "spec": model.SPEC_NAME, "spec_file": model.SPEC_FILE,
@@ -865,17 +967,17 @@ def train_main(argv: list[str]) -> int:
     }
     if reference is not None:
         record["torch"] = reference["summary"]
-    write_text(out / "params.json", json.dumps(record, indent=2) + "\n")
-    write_text(out / "history.csv",
-               "epoch,loss\n" + "".join(f"{e},{v!r}\n" for e, v in enumerate(history.tolist())))
     title = f"{model.SPEC_NAME} (lr {args.lr:g}, {start})"
     verdict = "" if correct == len(X) else f", NOT solved: {correct}/{len(X)} correct"
-    plot_loss(out / "loss.png", history, f"{title}: loss per epoch{verdict}",
-              reference=None if reference is None else reference["history"])
-    written = ["loss.png", "history.csv", "params.json"]
-    if model.N_INPUTS == 2:
-        plot_boundary(out / "boundary.png", params, X, y, f"{title}: y_hat and the data")
-        written.insert(1, "boundary.png")
+    with staged_outputs(out, RUN_FILES) as stage:
+        write_text(stage / "params.json", json.dumps(record, indent=2, allow_nan=False) + "\n")
+        write_text(stage / "history.csv", "epoch,loss\n"
+                   + "".join(f"{e},{v!r}\n" for e, v in enumerate(history.tolist())))
+        plot_loss(stage / "loss.png", history, f"{title}: loss per epoch{verdict}",
+                  reference=None if reference is None else reference["history"])
+        if model.N_INPUTS == 2:
+            plot_boundary(stage / "boundary.png", params, X, y, f"{title}: y_hat and the data")
+    written = [n for n in RUN_FILES if n != "boundary.png" or model.N_INPUTS == 2]
 
     solved = correct == len(X)
     print(f"final loss {final_loss:.6f} after {args.epochs} epochs; accuracy "
@@ -964,6 +1066,7 @@ def predict_main(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv[:1] == ["predict"]:
@@ -983,8 +1086,13 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("train.py: interrupted; no output was half-written", file=sys.stderr)
+        print("train.py: interrupted; no output was written, earlier files are kept",
+              file=sys.stderr)
         return 130
+    except (RecursionError, MemoryError) as error:
+        print(f"train.py: error: input too large or too deeply nested "
+              f"({error.__class__.__name__})", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":
