@@ -168,5 +168,17 @@ def _umask() -> int:
     return mask
 
 
+def run(argv: list[str] | None = None) -> int:
+    """main(), with Ctrl-C and exhausted resources said in one line, never a traceback."""
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        print("derive: interrupted; files already in place are complete", file=sys.stderr)
+        return 130
+    except (RecursionError, MemoryError) as error:
+        print(f"derive: error: input too large ({error.__class__.__name__})", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

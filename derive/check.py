@@ -67,8 +67,13 @@ def gradient_check(model: ModuleType, points: int = 50, samples: int = 8, step: 
     return worst
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as every CLI here
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m derive check",
+    parser = _OneLineParser(prog="python -m derive check",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default="xor", help="spec whose generated module to check")
     parser.add_argument("--module", type=Path, help="a module file (default generated/SPEC.py)")
@@ -76,15 +81,27 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tol", type=float, default=1e-6, help="max relative error (1e-6)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    path = args.module or REPO_DIR / "generated" / f"{args.spec}.py"
-    if args.points < 1 or not args.tol > 0:
-        parser.error("--points must be >= 1 and --tol > 0")
+    name = args.spec[:-5].rsplit("/", 1)[-1] if args.spec.endswith(".toml") else args.spec
+    if not (name.isidentifier() and name.isascii()):
+        parser.error(f"--spec {args.spec}: not a spec name")
+    path = args.module or REPO_DIR / "generated" / f"{name}.py"
+    if not 1 <= args.points <= 100_000 or not 0 < args.tol < float("inf") or args.seed < 0:
+        parser.error("--points must be from 1 to 100000, --tol a positive number and --seed "
+                     ">= 0")
     try:
         model = load_module(path)
+        missing = [a for a in ("PARAMS", "N_INPUTS", "loss", "gradients") if not hasattr(model, a)]
+        if missing:
+            raise ImportError(f"not a generated module (no {', '.join(missing)})")
     except (OSError, ImportError, SyntaxError) as error:
         print(f"derive check: error: cannot load {path}: {error}", file=sys.stderr)
         return 2
-    worst = gradient_check(model, points=args.points, seed=args.seed)
+    try:
+        worst = gradient_check(model, points=args.points, seed=args.seed)
+    except Exception as error:  # a module that loads but does not compute: one line
+        print(f"derive check: error: {path} failed while checked: "
+              f"{error.__class__.__name__}: {error}", file=sys.stderr)
+        return 2
     print(f"gradient check of {path}: {args.points} random points, central differences "
           f"(h = 1e-06), tolerance {args.tol:g}")
     print(f"{'param':<8}{'shape':<10}{'max abs error':>15}{'max rel error':>15}")
