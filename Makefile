@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 # make derive: every spec in specs/, or one with SPEC=specs/foo.toml; make train: xor by default.
 SPEC   ?=
 TRAIN_SPEC := $(if $(SPEC),$(SPEC),specs/xor.toml)
-NAME   := $(basename $(notdir $(TRAIN_SPEC)))
+# Quoted in every recipe, so that a spec path may hold spaces.
+NAME    = $$(basename "$(TRAIN_SPEC)" .toml)
 
 .PHONY: help setup setup-torch bench derive train notebook report test test-all lint readme clean
 
@@ -39,15 +40,15 @@ setup-torch: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements-torch.txt
 
 derive: $(STAMP)
-	$(PY) -m derive $(if $(SPEC),$(SPEC),--all)
+	$(PY) -m derive $(if $(SPEC),"$(SPEC)",--all)
 
 train: $(STAMP)
-	$(PY) -m derive $(TRAIN_SPEC) --if-stale
-	$(PY) train.py --spec $(TRAIN_SPEC) $(ARGS)
+	$(PY) -m derive "$(TRAIN_SPEC)" --if-stale
+	$(PY) train.py --spec "$(TRAIN_SPEC)" $(ARGS)
 
 notebook: $(STAMP)
-	$(PY) -m derive $(TRAIN_SPEC) --if-stale
-	$(PY) -m derive.execute_notebook generated/$(NAME).ipynb out/$(NAME).ipynb
+	$(PY) -m derive "$(TRAIN_SPEC)" --if-stale
+	$(PY) -m derive.execute_notebook "generated/$(NAME).ipynb" "out/$(NAME).ipynb"
 
 # The run in out/ (trained first if there is none), written up as a LaTeX article.
 report: $(STAMP)

@@ -288,7 +288,8 @@ def compiled_loop(required: bool = True):
     return function
 
 
-BUILD_TIMEOUT = 120  # seconds; a compiler that hangs must not hang training
+# Seconds; a compiler that hangs must not hang training (the variable is for tests).
+BUILD_TIMEOUT = float(os.environ.get("DERIVE_NN_BUILD_TIMEOUT", "120"))
 
 
 def _load_library(source: Path, code: str, compiler: str):
@@ -475,13 +476,13 @@ def run_ensemble(init, X, y, lr, epochs) -> dict[str, object]:
     with np.errstate(over="ignore", invalid="ignore"):
         trained, curves, losses, first_solved = model.train_ensemble(
             init, X, y, lr, epochs, ENSEMBLE_QUANTILES)
-        y_hat = model.ensemble_forward(trained, X)
     seconds = time.perf_counter() - start
     # Diverged as a single run counts it: a non-finite loss, or one ending far above its start.
     with np.errstate(all="ignore"):
-        initial = _ensemble_losses(model.ensemble_forward(init, X), y)
+        initial, _ = _ensemble_verdicts(init, X, y)
+        _, correct = _ensemble_verdicts(trained, X, y)
         diverged = ~np.isfinite(losses) | (losses > 10.0 * initial + 1.0)
-    solved = np.all((y_hat >= 0.5) == (y >= 0.5)[:, None], axis=0) & ~diverged
+    solved = correct & ~diverged
     needed = first_solved[solved]
     kept = losses[~diverged]
     return {
@@ -496,13 +497,27 @@ def run_ensemble(init, X, y, lr, epochs) -> dict[str, object]:
     }
 
 
-def _ensemble_losses(y_hat: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Each network's loss from its predictions (N, K): enough to tell divergence."""
-    if model.LOSS_NAME == "bce":
-        p = np.clip(y_hat, 1e-300, 1.0 - 1e-16)
-        t = y[:, None]
-        return -np.mean(t * np.log(p) + (1.0 - t) * np.log1p(-p), axis=0)
-    return np.mean((y_hat - y[:, None]) ** 2, axis=0)
+ENSEMBLE_BLOCK_ELEMENTS = 1 << 21  # samples x networks per block: 16 MB an array
+
+
+def _ensemble_verdicts(params, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each network's loss (enough to tell divergence) and whether it classifies every
+    sample, computed a block of networks at a time so memory stays bounded whatever N is."""
+    k = np.shape(params[model.PARAMS[-1][0]])[-1]
+    step = max(1, ENSEMBLE_BLOCK_ELEMENTS // max(1, len(X)))
+    losses, correct = np.empty(k), np.empty(k, dtype=bool)
+    target = y[:, None]
+    for start in range(0, k, step):
+        part = slice(start, min(k, start + step))
+        y_hat = model.ensemble_forward({n: np.asarray(v)[..., part] for n, v in params.items()},
+                                       X)
+        if model.LOSS_NAME == "bce":
+            p = np.clip(y_hat, 1e-300, 1.0 - 1e-16)
+            losses[part] = -np.mean(target * np.log(p) + (1.0 - target) * np.log1p(-p), axis=0)
+        else:
+            losses[part] = np.mean((y_hat - target) ** 2, axis=0)
+        correct[part] = np.all((y_hat >= 0.5) == (target >= 0.5), axis=0)
+    return losses, correct
 
 
 def ensemble_main(args, X, y, data_name: str, say) -> int:
@@ -719,6 +734,10 @@ def staged_outputs(out: Path, names: tuple[str, ...]):
         yield stage
         with open(out / ".lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            blocked = [n for n in names if (out / n).exists() and not (out / n).is_file()]
+            if blocked:
+                raise BadInput(f"--out {out}: {blocked[0]} is in the way (not a regular file); "
+                               "nothing was written")
             for name in names:
                 if (stage / name).is_file():
                     os.replace(stage / name, out / name)

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 4c5134021bebefc41b65a718161941971c341cfba21932e2f91b59fb6c3f6872
- * source-sha256: e0d559aa385c04ebe6bd8781613f8357ae3d742ddef8e662e794cc09b6b5474c
+ * inputs-sha256: fa125a8db0bcd226ceae3aea6c68ec5cb01ec21228655334d9aa84381da6f624
+ * source-sha256: d6987f0387cbba40ee714f38a50b1879aede8eca5baf2ae189dda39d4538744e
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

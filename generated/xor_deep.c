@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: a70d5f4558b5f7ba181840d7d1f892e617ddd38a5db1a79a84a15c66f40186c7
- * source-sha256: f2a46d3352da7a7b51dc671c2eb34de1a124892a2e48e8d136c9a23f007762a4
+ * inputs-sha256: ef9ebc0c57972be8155d4604ddccfb2f9b338e4814fe9615ead85b2116a1a68a
+ * source-sha256: 3022f4d15eea4dbe0633e0c13383ba831934ad4d0df42d2eee89ab1a52d3547a
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

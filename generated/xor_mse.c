@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 033abe57327ee4d9d2faf5c2e433dc070157a33d2a22a7adc4c4b3843806e1c4
- * source-sha256: 909c88ed34f9219df82bd7eaca20ef190ac0f5f2fcb9bc7a10f96df8aa0e8746
+ * inputs-sha256: 95765fc465a4edfa8b893d91477ed43a3b1aab53daf935d80804120bff27fb70
+ * source-sha256: ff7bbc5a278e2c4742f1f660c21d9a52bbd8d3db8d599235c08412a766c023e1
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

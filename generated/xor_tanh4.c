@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 2992a6adfdb412e1b60d81d7cef19de98cd751c6b49a25d162cf6174dad70942
- * source-sha256: 567a41f7e2cd55310d7741f5cd2f7fd4e01b04d3b19076df9fff53937062fbac
+ * inputs-sha256: 48c41e116555d097a47ecc93d8008a2d9215823dcf898af0f877461d29d2dc2a
+ * source-sha256: 5b4444d82f55d86bc695f9b13cf1bfa46145a0f565d78b391b2558ad9147eb67
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
