@@ -37,7 +37,7 @@ MAX_HIDDEN_LAYERS = 6
 MAX_PARAMS = 1500
 MAX_SPEC_BYTES = 100_000
 # A description lands in Python docstrings, C comments, LaTeX and Markdown: plain text only.
-DESCRIPTION = re.compile(r"[A-Za-z0-9 .,;:'()+\-/=!?]{0,200}")
+DESCRIPTION = re.compile(r"[A-Za-z0-9 _.,;:'()+\-/=!?]{0,200}")
 
 
 class SpecError(ValueError):
@@ -198,7 +198,7 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
     description = top.get("description", str, default=name, required=False)
     if not DESCRIPTION.fullmatch(description):
         raise top.fail("description", "at most 200 characters of letters, digits, spaces and "
-                                      ".,;:'()+-/=!? (it is printed into code and LaTeX)")
+                                      "_.,;:'()+-/=!? (it is printed into code and LaTeX)")
     return NetworkSpec(name=name, n_inputs=n_inputs, hidden=tuple(hidden),
                        hidden_activations=tuple(activations), output_activation=output,
                        loss=loss, dataset=dataset, description=description,

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: fa125a8db0bcd226ceae3aea6c68ec5cb01ec21228655334d9aa84381da6f624
- * source-sha256: d6987f0387cbba40ee714f38a50b1879aede8eca5baf2ae189dda39d4538744e
+ * inputs-sha256: e6489623e6903ec662d349b7626a70de5426aef5c87ec48e6d9fee101da98358
+ * source-sha256: cba4c1f4b8917ec26ddaecb21aed3445786b8ae8eb967d3256f6d715a02606a7
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: ef9ebc0c57972be8155d4604ddccfb2f9b338e4814fe9615ead85b2116a1a68a
- * source-sha256: 3022f4d15eea4dbe0633e0c13383ba831934ad4d0df42d2eee89ab1a52d3547a
+ * inputs-sha256: 3fa877ec4396e9324dfbcf79ca631f04a30c93fad5a7cec72d0982ee0b69f024
+ * source-sha256: 967157bcc8673a3d4664fc3b1ce5bb8146afc61fa8b8aeb6b16fe8ce0eb564a8
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

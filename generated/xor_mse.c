@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 95765fc465a4edfa8b893d91477ed43a3b1aab53daf935d80804120bff27fb70
- * source-sha256: ff7bbc5a278e2c4742f1f660c21d9a52bbd8d3db8d599235c08412a766c023e1
+ * inputs-sha256: e1bc3e32d49cfcfbadb0b9a3d732c06b05019bfda9e95630e243518e898cfdda
+ * source-sha256: 08392075e58cf7fb9e31ca306f682d2f2b957f1f84af0f18599bf4b6cbbaa2a6
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 48c41e116555d097a47ecc93d8008a2d9215823dcf898af0f877461d29d2dc2a
- * source-sha256: 5b4444d82f55d86bc695f9b13cf1bfa46145a0f565d78b391b2558ad9147eb67
+ * inputs-sha256: a02024ebd7fa169489348cc2e4bcc3e97ae78e9bfa102052ab88eff05cbfe96a
+ * source-sha256: 3f36c6942e0170ed6b98fc3ab97f2bef69f7efd798cd39a00da190f3f7b5a75d
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
