@@ -29,6 +29,7 @@ def render_all(spec: NetworkSpec, stamp: str) -> dict[str, str]:
     from derive.latex import render
     from derive.network import build
     from derive.notebook import render_notebook
+    from derive.verify import verify_c, verify_module
 
     gradients = derive(build(spec))
     names = output_names(spec)
@@ -41,6 +42,10 @@ def render_all(spec: NetworkSpec, stamp: str) -> dict[str, str]:
     c_source = render_c(gradients, stamp)
     if c_source is not None:
         outputs[names["c"]] = c_source
+    # Nothing is written that was not run as printed (derive/verify.py).
+    verify_module(gradients, outputs[names["module"]])
+    if c_source is not None:
+        verify_c(gradients, c_source)
     return outputs
 
 

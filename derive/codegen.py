@@ -132,7 +132,8 @@ class PythonScalarPrinter(_ScalarNames, PythonCodePrinter):
         return super()._print_Pow(expr, rational)
 
     def _print_sigmoid(self, expr: sigmoid) -> str:
-        return f"1.0 / (1.0 + {self._exp_minus(expr.args[0])})"
+        """Parenthesised whole: `x / sigmoid(z)` must not print as `x / 1.0 / (...)`."""
+        return f"(1.0 / (1.0 + {self._exp_minus(expr.args[0])}))"
 
     def _print_softplus(self, expr: softplus) -> str:
         z = self.parenthesize(expr.args[0], 100)
@@ -160,7 +161,8 @@ class CCodePrinter(_ScalarNames, C99CodePrinter):
         super().__init__(network, {})
 
     def _print_sigmoid(self, expr: sigmoid) -> str:
-        return f"1.0 / (1.0 + {self._exp_minus(expr.args[0])})"
+        """Parenthesised whole: `x / sigmoid(z)` must not print as `x / 1.0 / (...)`."""
+        return f"(1.0 / (1.0 + {self._exp_minus(expr.args[0])}))"
 
     def _print_softplus(self, expr: softplus) -> str:
         z = self.parenthesize(expr.args[0], 100)

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: e6489623e6903ec662d349b7626a70de5426aef5c87ec48e6d9fee101da98358
- * source-sha256: cba4c1f4b8917ec26ddaecb21aed3445786b8ae8eb967d3256f6d715a02606a7
+ * inputs-sha256: 6e90816a47cf1080871e95f8251f95c0d842642e9c7415d20b35c573a401e1f4
+ * source-sha256: 348ae46f63e24bf0721cce69a2efd2b7e59ded4db10981e3b9c748ab19c7fe85
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
@@ -51,12 +51,12 @@ void train(double *params, const double *X, const double *targets, int n, double
             const double z1_1 = b1_1 + W1_1_1*x_1 + W1_1_2*x_2;
             const double z1_2 = b1_2 + W1_2_1*x_1 + W1_2_2*x_2;
             const double e_z1_1 = exp(-z1_1);
-            const double h_1 = 1.0 / (1.0 + e_z1_1);
+            const double h_1 = (1.0 / (1.0 + e_z1_1));
             const double e_z1_2 = exp(-z1_2);
-            const double h_2 = 1.0 / (1.0 + e_z1_2);
+            const double h_2 = (1.0 / (1.0 + e_z1_2));
             const double z2 = b2 + h_1*w2_1 + h_2*w2_2;
             const double e_z2 = exp(-z2);
-            const double y_hat = 1.0 / (1.0 + e_z2);
+            const double y_hat = (1.0 / (1.0 + e_z2));
             total += -y*z2 + (fmax(z2, 0.0) + log1p(exp(-fabs(z2))));
             const double delta2 = y_hat - y;
             const double delta1_1 = h_1*delta2*w2_1*(1 - h_1);

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 3fa877ec4396e9324dfbcf79ca631f04a30c93fad5a7cec72d0982ee0b69f024
- * source-sha256: 967157bcc8673a3d4664fc3b1ce5bb8146afc61fa8b8aeb6b16fe8ce0eb564a8
+ * inputs-sha256: 83001a5b482588eaa286ccfd8a49673adb131f9c6669341562c165f0652620bf
+ * source-sha256: 1f9c748a570952b665c710073fad0fd6fa620faa9af33d90dd13fb22693b062e
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
@@ -92,14 +92,14 @@ void train(double *params, const double *X, const double *targets, int n, double
             const double z2_2 = b2_2 + W2_2_1*h1_1 + W2_2_2*h1_2 + W2_2_3*h1_3;
             const double z2_3 = b2_3 + W2_3_1*h1_1 + W2_3_2*h1_2 + W2_3_3*h1_3;
             const double e_z2_1 = exp(-z2_1);
-            const double h2_1 = 1.0 / (1.0 + e_z2_1);
+            const double h2_1 = (1.0 / (1.0 + e_z2_1));
             const double e_z2_2 = exp(-z2_2);
-            const double h2_2 = 1.0 / (1.0 + e_z2_2);
+            const double h2_2 = (1.0 / (1.0 + e_z2_2));
             const double e_z2_3 = exp(-z2_3);
-            const double h2_3 = 1.0 / (1.0 + e_z2_3);
+            const double h2_3 = (1.0 / (1.0 + e_z2_3));
             const double z3 = b3 + h2_1*w3_1 + h2_2*w3_2 + h2_3*w3_3;
             const double e_z3 = exp(-z3);
-            const double y_hat = 1.0 / (1.0 + e_z3);
+            const double y_hat = (1.0 / (1.0 + e_z3));
             total += -y*z3 + (fmax(z3, 0.0) + log1p(exp(-fabs(z3))));
             const double delta3 = y_hat - y;
             const double delta2_1 = h2_1*delta3*w3_1*(1 - h2_1);

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: e1bc3e32d49cfcfbadb0b9a3d732c06b05019bfda9e95630e243518e898cfdda
- * source-sha256: 08392075e58cf7fb9e31ca306f682d2f2b957f1f84af0f18599bf4b6cbbaa2a6
+ * inputs-sha256: a8a28b1807afef617c89643041045766857f51fc99994de90a38650aa58c3c39
+ * source-sha256: a4b2d27175721987ecf116ea4433046e40e1efde6f597ed6cdbfb558dc43538c
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

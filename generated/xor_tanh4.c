@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: a02024ebd7fa169489348cc2e4bcc3e97ae78e9bfa102052ab88eff05cbfe96a
- * source-sha256: 3f36c6942e0170ed6b98fc3ab97f2bef69f7efd798cd39a00da190f3f7b5a75d
+ * inputs-sha256: a2bb99cf6ba2b2b95f53dd6bc9782c9e1ce466dd4cdfcdd1abeb423e09024142
+ * source-sha256: 6d559647acd8a1f0cec691a88525ad1c18300b0d3c57db8cb93975b4e9b2544f
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
@@ -74,7 +74,7 @@ void train(double *params, const double *X, const double *targets, int n, double
             const double h_4 = tanh(z1_4);
             const double z2 = b2 + h_1*w2_1 + h_2*w2_2 + h_3*w2_3 + h_4*w2_4;
             const double e_z2 = exp(-z2);
-            const double y_hat = 1.0 / (1.0 + e_z2);
+            const double y_hat = (1.0 / (1.0 + e_z2));
             total += -y*z2 + (fmax(z2, 0.0) + log1p(exp(-fabs(z2))));
             const double delta2 = y_hat - y;
             const double delta1_1 = delta2*w2_1*(1 - pow(h_1, 2));
