@@ -197,3 +197,12 @@ def descend(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray, y: np.n
         grads = backprop(spec, params, X, y)
         params = {name: value - lr * grads[name] for name, value in params.items()}
     return params, history
+
+
+def relu_margin(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray) -> float:
+    """Distance of the nearest ReLU pre-activation from its kink (inf without ReLU): where
+    it is 0 the derivative is a convention and central differences mean nothing."""
+    zs, _ = forward_pass(spec, params, X)
+    acts = [*spec.hidden_activations, spec.output]
+    near = [np.min(np.abs(z)) for z, act in zip(zs, acts) if act == "relu"]
+    return float(min(near, default=np.inf))

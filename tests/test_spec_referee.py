@@ -17,7 +17,7 @@ import spec_oracle as oracle
 from conftest import REPO
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+from strategies import spec_points
 
 import train
 from derive.check import load_module
@@ -49,38 +49,15 @@ def test_module_metadata_is_the_spec_file(name):
     assert model.DEFAULTS == {"lr": spec.lr, "epochs": spec.epochs, "seed": spec.seed}
 
 
-def _floats(bound: float) -> st.SearchStrategy[float]:
-    return st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
-
-
-@st.composite
-def points(draw, spec: oracle.RawSpec, bound: float = 2.0, max_n: int = 5):
-    """Parameters with the spec file's shapes, 1..max_n inputs, targets in [0, 1]."""
-    params = {name: draw(hnp.arrays(np.float64, shape, elements=_floats(bound)))
-              for name, shape, _ in spec.layout}
-    n = draw(st.integers(1, max_n))
-    X = draw(hnp.arrays(np.float64, (n, spec.n_inputs), elements=_floats(bound)))
-    y = draw(hnp.arrays(np.float64, (n,), elements=st.floats(0.0, 1.0)))
-    return params, X, y
-
-
-def _relu_margin(spec: oracle.RawSpec, params, X) -> float:
-    """Distance of the nearest ReLU pre-activation from its kink (inf without ReLU)."""
-    zs, _ = oracle.forward_pass(spec, params, X)
-    acts = [*spec.hidden_activations, spec.output]
-    near = [np.min(np.abs(z)) for z, act in zip(zs, acts) if act == "relu"]
-    return float(min(near, default=np.inf))
-
-
 @pytest.mark.parametrize("name", SPECS)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_generated_module_equals_the_spec_file_referee(name, data):
     """forward, loss and gradients of generated/<name>.py against the raw-TOML network."""
     spec, model = oracle.read_spec(name), _module(name)
-    params, X, y = data.draw(points(spec))
+    params, X, y = data.draw(spec_points(spec))
     # central differences are meaningless across a ReLU kink
-    assume(_relu_margin(spec, params, X) > 1e-4)
+    assume(oracle.relu_margin(spec, params, X) > 1e-4)
     want_loss = oracle.loss(spec, params, X, y)
     np.testing.assert_allclose(model.forward(params, X), oracle.predict(spec, params, X),
                                rtol=1e-10, atol=1e-12)
