@@ -215,6 +215,10 @@ def test_derive_is_byte_identical_and_matches_committed_files(tmp_path):
     assert first == second
     committed = {p.name: p.read_bytes() for p in (REPO / "generated").iterdir()
                  if p.is_file() and p.name != "__init__.py"}
+    specs = sorted(p.stem for p in (REPO / "specs").glob("*.toml"))
+    assert "xor" in specs
+    assert {"gradients.tex", "gradients.md", *(f"{name}.py" for name in specs),
+            *(f"{name}.ipynb" for name in specs)} <= set(first)
     assert sorted(committed) == sorted(first), "generated/ holds other files than make derive"
     stale = [name for name in first if first[name] != committed[name]]
     assert not stale, f"generated/ is stale, run `make derive`: {stale}"

@@ -72,12 +72,16 @@ def test_generated_loops_equal_the_numpy_loop(name, path, seed, lr, epochs, n):
             params, losses = train._descend(states[-1], X, y, lr, 1)
             states.append(params)
             history.append(losses[0])
+    first_params, first_loss = loop(states[0], X, y, lr, 1)  # the first step, always
+    _assert_agree(first_loss, history[:1])
+    for key in states[0]:
+        _assert_agree(first_params[key], states[1][key], states[0][key])
     for start in range(epochs - 1):
         if _diverged(history[start + 1], history[0], states[start + 2]):
             break
         got_params, got_history = loop(states[start], X, y, lr, 2)
         _assert_agree(got_history, history[start:start + 2])
-        for key in got_params:
+        for key in states[0]:
             _assert_agree(got_params[key], states[start + 2][key], states[start][key])
 
 
