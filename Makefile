@@ -8,7 +8,7 @@ SPEC   ?=
 TRAIN_SPEC := $(if $(SPEC),$(SPEC),specs/xor.toml)
 NAME   := $(basename $(notdir $(TRAIN_SPEC)))
 
-.PHONY: help setup setup-torch bench derive train notebook test test-all lint readme clean
+.PHONY: help setup setup-torch bench derive train notebook test test-all lint readme mutate clean
 
 help:
 	@echo "make train   - set up .venv, derive if stale, train the XOR network (outputs in out/)"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint    - ruff over hand-written and generated code"
 	@echo "make bench   - benchmarks: derivation time by network size, generated code speed"
 	@echo "make readme  - rerun the README's example and rewrite its output block"
+	@echo "make mutate  - plant known bugs one at a time in a scratch copy; each must fail a test"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +59,10 @@ bench: $(STAMP)
 
 readme: $(STAMP)
 	$(PY) tests/readme_example.py
+
+# Not part of `make test`: a few minutes; see tests/mutate.py for the list of planted bugs.
+mutate: $(STAMP)
+	$(PY) tests/mutate.py
 
 clean:
 	rm -rf out .pytest_cache .hypothesis

@@ -8,12 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 # CI replays the same generated examples every run (a property that fails there fails in a
 # reproducible way); a developer's runs keep drawing new ones.
 settings.register_profile("ci", derandomize=True, database=None)
-if os.environ.get("CI"):
+# tests/mutate.py (make mutate) needs a verdict, not the smallest failing example: no shrinking.
+settings.register_profile("mutate", derandomize=True, database=None,
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+if os.environ.get("HYPOTHESIS_PROFILE") == "mutate":
+    settings.load_profile("mutate")
+elif os.environ.get("CI"):
     settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parent.parent
