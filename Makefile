@@ -9,7 +9,7 @@ TRAIN_SPEC := $(if $(SPEC),$(SPEC),specs/xor.toml)
 # Quoted in every recipe, so that a spec path may hold spaces.
 NAME    = $$(basename "$(TRAIN_SPEC)" .toml)
 
-.PHONY: help setup setup-torch bench derive train notebook report test test-all lint readme clean
+.PHONY: help setup setup-torch bench derive train notebook report test test-all lint readme mutate clean
 
 help:
 	@echo "make train   - set up .venv, derive if stale, train the XOR network (outputs in out/)"
@@ -21,6 +21,7 @@ help:
 	@echo "make lint    - ruff over hand-written and generated code"
 	@echo "make bench   - benchmarks: derivation time by network size, generated code speed"
 	@echo "make readme  - rerun the README's example and rewrite its output block"
+	@echo "make mutate  - plant known bugs one at a time in a scratch copy; each must fail a test"
 
 # Only the dependencies are installed: the tool runs from this folder, so nothing is built
 # (an editable build of the project prints a setuptools warning box a student takes for an error).
@@ -70,6 +71,10 @@ bench: $(STAMP)
 
 readme: $(STAMP)
 	$(PY) tests/readme_example.py
+
+# Not part of `make test`: a few minutes; see tests/mutate.py for the list of planted bugs.
+mutate: $(STAMP)
+	$(PY) tests/mutate.py
 
 clean:
 	rm -rf out .pytest_cache .hypothesis

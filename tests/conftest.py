@@ -8,12 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 # CI replays the same generated examples every run (a property that fails there fails in a
 # reproducible way); a developer's runs keep drawing new ones.
 settings.register_profile("ci", derandomize=True, database=None)
-if os.environ.get("CI"):
+# tests/mutate.py (make mutate) needs a verdict, not the smallest failing example: no shrinking.
+settings.register_profile("mutate", derandomize=True, database=None,
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+if os.environ.get("HYPOTHESIS_PROFILE") == "mutate":
+    settings.load_profile("mutate")
+elif os.environ.get("CI"):
     settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,3 +61,17 @@ def require_torch():
         pytest.skip("PyTorch referee not installed: make setup-torch (torch==2.13.0, CPU)",
                     allow_module_level=True)
     return torch
+
+
+def require_cc() -> str:
+    """The C compiler train.py would use, or a visible skip; where REQUIRE_CC=1 (CI) a
+    missing compiler is a failure, so the C-loop tests cannot silently stop running."""
+    import shutil
+
+    compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if compiler is None:
+        if os.environ.get("REQUIRE_CC") == "1":
+            pytest.fail("REQUIRE_CC=1 but no C compiler (cc, gcc or clang) is on PATH")
+        pytest.skip("no C compiler on PATH (apt-get install gcc): the C loop cannot be built; "
+                    ".ci/run installs one and sets REQUIRE_CC=1")
+    return compiler

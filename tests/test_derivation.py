@@ -12,7 +12,17 @@ from conftest import REPO, run
 
 from derive.files import read_stamp
 from derive.functions import ACTIVATIONS, expand_markers
-from derive.gradients import DerivationError, activation_derivative, prove
+from derive.gradients import (
+    MONOLITHIC_LIMIT,
+    DerivationError,
+    _check_logit_loss,
+    activation_derivative,
+    derive,
+    output_delta,
+    prove,
+    prove_by_differences,
+    prove_monolithic,
+)
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "identity", "relu"])
@@ -68,6 +78,130 @@ def test_proof_rejects_a_wrong_gradient(xor_gradients):
         prove(dataclasses.replace(xor_gradients, params=params))
 
 
+def _with_param(gradients, name: str, index: int, expr):
+    """The same gradients with one parameter entry's expression replaced."""
+    params = dict(gradients.params)
+    entries = list(params[name])
+    entries[index] = expr
+    params[name] = tuple(entries)
+    return dataclasses.replace(gradients, params=params)
+
+
+@pytest.fixture(scope="module")
+def moons_gradients():
+    """A network over MONOLITHIC_LIMIT parameters: prove() takes the differences path."""
+    from derive.network import build
+    from derive.spec import load_spec
+
+    gradients = derive(build(load_spec("moons_relu")))
+    assert gradients.network.n_params > MONOLITHIC_LIMIT
+    return gradients
+
+
+def _classic_b2_mistake(gradients):
+    """dL/db = delta y_hat (1 - y_hat): the extra sigmoid factor the assignment warns about."""
+    network = gradients.network
+    out = network.output
+    delta = gradients.deltas[0][0]
+    return _with_param(gradients, out.bias.name, 0,
+                       delta * network.y_hat * (1 - network.y_hat))
+
+
+def test_prove_monolithic_rejects_a_wrong_gradient(xor_gradients):
+    prove_monolithic(xor_gradients)  # the right one passes
+    with pytest.raises(DerivationError, match="b2"):
+        prove_monolithic(_classic_b2_mistake(xor_gradients))
+    doubled = _with_param(xor_gradients, "w2", 1, 2 * xor_gradients.params["w2"][1])
+    with pytest.raises(DerivationError, match="w2_2"):
+        prove_monolithic(doubled)
+
+
+@pytest.mark.parametrize("spec", ["xor", "moons_relu"])
+def test_prove_by_differences_rejects_a_wrong_gradient(spec, xor_gradients, moons_gradients):
+    gradients = xor_gradients if spec == "xor" else moons_gradients
+    every = max(len(p.symbols) for p in gradients.network.params)
+    prove_by_differences(gradients, entries=every)  # the right one passes
+    out = gradients.network.output
+    with pytest.raises(DerivationError, match=out.bias.name):
+        prove_by_differences(_classic_b2_mistake(gradients))
+    # One wrong entry of the first weight matrix, wherever it sits, and one hidden unit's
+    # wrong delta. Only the entries it samples are checked (6 per array by default), so
+    # these need entries=every: a single wrong entry can otherwise go unseen.
+    first = gradients.network.params[0]
+    for index in (0, len(first.symbols) - 1):
+        entry = gradients.params[first.name][index]
+        with pytest.raises(DerivationError, match=str(first.symbols[index])):
+            prove_by_differences(_with_param(gradients, first.name, index, 1.01 * entry),
+                                 entries=every)
+    symbol, expr = gradients.deltas[1]
+    deltas = (gradients.deltas[0], (symbol, -expr), *gradients.deltas[2:])
+    with pytest.raises(DerivationError):
+        prove_by_differences(dataclasses.replace(gradients, deltas=deltas), entries=every)
+
+
+def test_prove_dispatches_to_differences_above_the_limit(moons_gradients):
+    """prove() itself, on the path every network over 40 parameters relies on."""
+    with pytest.raises(DerivationError, match="central differences"):
+        prove(_classic_b2_mistake(moons_gradients))
+
+
+def test_activation_derivative_check_rejects_a_wrong_rewrite():
+    """f' written through a wrong inverse of f disagrees with SymPy's f'(z): refused."""
+    import sympy as sp
+
+    from derive.functions import Activation
+
+    z, a = sp.symbols("z a", real=True)
+    wrong_inverse = Activation("tanh", sp.tanh, sp.asinh)  # atanh is the inverse
+    with pytest.raises(DerivationError, match="tanh'"):
+        activation_derivative(wrong_inverse, z, a)
+    not_an_inverse = Activation("tanh", sp.tanh, lambda value: z)
+    with pytest.raises(DerivationError, match="not expressible"):
+        activation_derivative(not_an_inverse, z, a)
+
+
+def test_output_delta_check_rejects_a_wrong_rewrite(xor_gradients):
+    import sympy as sp
+
+    from derive.functions import Activation, sigmoid
+
+    network = xor_gradients.network
+    out = network.output
+    # logit(a) is log(a / (1 - a)); log(a / (1 + a)) gives a wrong y_hat - y
+    wrong = Activation("sigmoid", sigmoid, lambda value: sp.log(value / (1 + value)))
+    layers = (*network.layers[:-1], dataclasses.replace(out, activation=wrong))
+    with pytest.raises(DerivationError, match="output delta"):
+        output_delta(dataclasses.replace(network, layers=layers), out.z[0])
+
+
+def test_logit_loss_check_rejects_a_wrong_form(monkeypatch, xor_gradients):
+    """The loss the generated code computes from the logit must be the loss."""
+    from derive import functions
+    from derive.functions import softplus
+
+    monkeypatch.setitem(functions.LOGIT_FORMS, ("sigmoid", "bce"),
+                        lambda z, y: softplus(z) + y * z)
+    with pytest.raises(DerivationError, match="loss from the logit"):
+        _check_logit_loss(xor_gradients.network)
+
+
+def test_derive_refuses_a_wrong_output_delta(monkeypatch):
+    """End to end: the classic mistake planted in the derivation never reaches a file."""
+    from derive import gradients as module
+    from derive.network import build
+    from derive.spec import load_spec
+
+    right = module.output_delta
+
+    def with_extra_factor(network, z):
+        return right(network, z) * network.y_hat * (1 - network.y_hat)
+
+    monkeypatch.setattr(module, "output_delta", with_extra_factor)
+    for name in ("xor", "moons_relu"):
+        with pytest.raises(DerivationError):
+            derive(build(load_spec(name)))
+
+
 def _derive_into(folder, hashseed: str, *args: str):
     result = run(["-m", "derive", *args, "--out", str(folder)],
                  env={"PYTHONHASHSEED": hashseed})
@@ -82,6 +216,10 @@ def test_derive_is_byte_identical_and_matches_committed_files(tmp_path):
     assert first == second
     committed = {p.name: p.read_bytes() for p in (REPO / "generated").iterdir()
                  if p.is_file() and p.name != "__init__.py"}
+    specs = sorted(p.stem for p in (REPO / "specs").glob("*.toml"))
+    assert "xor" in specs
+    assert {"gradients.tex", "gradients.md", *(f"{name}.py" for name in specs),
+            *(f"{name}.ipynb" for name in specs)} <= set(first)
     assert sorted(committed) == sorted(first), "generated/ holds other files than make derive"
     stale = [name for name in first if first[name] != committed[name]]
     assert not stale, f"generated/ is stale, run `make derive`: {stale}"

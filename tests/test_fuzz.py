@@ -154,6 +154,7 @@ def test_killed_mid_write_leaves_every_output_whole(tmp_path):
     subprocess.run([sys.executable, "train.py", "--quiet", "--epochs", "50", "--seed", "3",
                     "--out", str(out)], cwd=REPO, check=True, capture_output=True)
     old = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {"params.json", "history.csv", "loss.png"} <= set(old)
     rng = np.random.default_rng(0)
     kills = 0
     for _ in range(30):

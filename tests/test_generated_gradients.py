@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import spec_oracle as oracle
 import sympy as sp
-from hypothesis import given, settings
-from strategies import batches, params_for
+from conftest import REPO
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from strategies import batches, params_for, spec_points
 
+from derive.check import load_module
 from derive.functions import expand_markers
 from derive.gradients import raw_derivatives
+from derive.network import build
+from derive.spec import load_spec
 from generated import xor
 
 SETTINGS = settings(max_examples=150, deadline=None)
@@ -45,31 +52,90 @@ def test_gradients_match_central_differences(params, data):
 
 
 def _lambdified_raw(network):
-    """SymPy's derivative of the whole composed per-sample loss, as NumPy functions."""
+    """SymPy's derivative of the whole composed per-sample loss, as one NumPy function of
+    (x, y, every parameter) returning every parameter's derivative, in PARAMS order."""
     free = [*network.x, network.y, *(s for p in network.params for s in p.symbols)]
     raw = raw_derivatives(network)
-    return free, {name: [sp.lambdify(free, expand_markers(e), "numpy") for e in exprs]
-                  for name, exprs in raw.items()}
+    exprs = [expand_markers(e) for p in network.params for e in raw[p.name]]
+    return free, sp.lambdify(free, exprs, "numpy", cse=True)
+
+
+def _sympy_gradients(network, function, params, X, y) -> dict[str, np.ndarray]:
+    """Mean over the samples of SymPy's per-sample derivatives, with the params' shapes."""
+    free, function = function
+    values = {network.y: y, **{s: X[:, j] for j, s in enumerate(network.x)}}
+    for p in network.params:
+        flat = np.asarray(params[p.name], dtype=np.float64).reshape(-1)
+        values.update({s: flat[k] for k, s in enumerate(p.symbols)})
+    per_sample = function(*(values[s] for s in free))
+    means = iter([float(np.mean(np.broadcast_to(v, y.shape))) for v in per_sample])
+    return {p.name: np.reshape([next(means) for _ in p.symbols], p.shape)
+            for p in network.params}
+
+
+_ORACLES: dict[str, tuple] = {}
+
+
+def _sympy_oracle(name: str):
+    """(network, lambdified raw derivative) of a spec, built once per test session."""
+    if name not in _ORACLES:
+        network = build(load_spec(name))
+        _ORACLES[name] = network, _lambdified_raw(network)
+    return _ORACLES[name]
 
 
 @SETTINGS
 @given(params=params_for(xor), data=batches(xor))
-def test_generated_code_equals_lambdified_sympy(xor_gradients, params, data):
-    network = xor_gradients.network
-    if not hasattr(test_generated_code_equals_lambdified_sympy, "cache"):
-        test_generated_code_equals_lambdified_sympy.cache = _lambdified_raw(network)
-    free, functions = test_generated_code_equals_lambdified_sympy.cache
+def test_generated_code_equals_lambdified_sympy(params, data):
+    network, function = _sympy_oracle("xor")
     X, y = data
-    columns = {s: X[:, j] for j, s in enumerate(network.x)}
-    values = {network.y: y, **columns}
-    for p in network.params:
-        flat = np.asarray(params[p.name]).reshape(-1)
-        values.update({s: flat[k] for k, s in enumerate(p.symbols)})
-    args = [values[s] for s in free]
+    want = _sympy_gradients(network, function, params, X, y)
     got = xor.gradients(params, X, y)
-    for p in network.params:
-        want = np.array([np.mean(np.broadcast_to(f(*args), y.shape)) for f in functions[p.name]])
-        np.testing.assert_allclose(np.reshape(got[p.name], -1), want, rtol=1e-9, atol=1e-12)
+    for name, value in want.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+# Every other shipped spec, at fewer examples each (xor has its own 150 above).
+OTHER_SPECS = [name for name in oracle.SHIPPED if name != "xor"]
+PER_SPEC = settings(max_examples=20, deadline=None,
+                    suppress_health_check=[HealthCheck.filter_too_much])
+
+
+@pytest.mark.parametrize("name", OTHER_SPECS)
+@PER_SPEC
+@given(data=st.data())
+def test_every_spec_equals_lambdified_sympy(name, data):
+    """Generated gradients against sympy.diff of the spec's whole composed loss."""
+    network, function = _sympy_oracle(name)
+    model = load_module(REPO / "generated" / f"{name}.py")
+    spec = oracle.read_spec(name)
+    params, X, y = data.draw(spec_points(spec, bound=2.0))
+    # SymPy's Heaviside(0) is 1/2, the generated code's ReLU derivative at 0 is 0; and the
+    # raw derivative of log(sigmoid) holds 1 / (1 - sigmoid(z)), which loses all precision
+    # as the sigmoid saturates: compare where the naive formula is still exact to ~1e-12.
+    assume(oracle.relu_margin(spec, params, X) > 0.0)
+    assume(np.max(np.abs(oracle.forward_pass(spec, params, X)[0][-1])) <= 10.0)
+    want = _sympy_gradients(network, function, params, X, y)
+    got = model.gradients(params, X, y)
+    for key, value in want.items():
+        scale = max(1.0, float(np.max(np.abs(value))))
+        np.testing.assert_allclose(got[key], value, rtol=1e-9, atol=1e-12 * scale, err_msg=key)
+
+
+@pytest.mark.parametrize("name", OTHER_SPECS)
+@PER_SPEC
+@given(data=st.data())
+def test_every_spec_matches_central_differences_of_its_loss(name, data):
+    """The module's gradients are the derivative of the module's own loss, for every spec."""
+    spec = oracle.read_spec(name)
+    model = load_module(REPO / "generated" / f"{name}.py")
+    params, X, y = data.draw(spec_points(spec, bound=3.0))
+    assume(oracle.relu_margin(spec, params, X) > 1e-4)  # differences across a kink mean nothing
+    got = model.gradients(params, X, y)
+    want = central_differences(model, params, X, y)
+    tolerance = 1e-7 * (1.0 + abs(model.loss(params, X, y)))
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-6, atol=tolerance, err_msg=key)
 
 
 def test_loss_is_binary_cross_entropy_of_forward(xor_model):

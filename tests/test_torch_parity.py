@@ -1,45 +1,88 @@
-"""PyTorch as an independent referee: autograd gradients and whole training runs."""
+"""PyTorch as an independent referee: autograd gradients and whole training runs.
+
+The torch network is built from the spec FILE (tests/spec_oracle.py reads it with tomllib):
+widths, the activation of every layer, the output and the loss come from the TOML, never
+from the generated module's PARAMS, ACTIVATIONS or LOSS_NAME.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import require_torch, run
+import spec_oracle as oracle
+from conftest import REPO, require_torch, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import batches, params_for
+from strategies import batches, params_for, spec_points
 
 import train
+from derive.check import load_module
 from generated import xor
 
 pytestmark = pytest.mark.torch
 torch = require_torch()
 
+TORCH_ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
+                     "identity": lambda t: t}
 
-def torch_gradients(params, X, y):
-    """dL/dtheta by torch.autograd of the same network, with BCEWithLogitsLoss on the logit
-    (the same loss, and exact where the sigmoid saturates, like the generated code)."""
-    tensors = {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=True)
-               for k, v in params.items()}
-    inputs = torch.tensor(X, dtype=torch.float64)
-    hidden = torch.sigmoid(inputs @ tensors["W1"].T + tensors["b1"])
-    logit = hidden @ tensors["w2"] + tensors["b2"]
-    loss = torch.nn.functional.binary_cross_entropy_with_logits(
-        logit, torch.tensor(y, dtype=torch.float64))
+
+def torch_loss_and_gradients(spec: oracle.RawSpec, params, X, y):
+    """Loss and dL/dtheta by torch.autograd of the network the spec file describes.
+
+    BCE is BCEWithLogitsLoss on the output logit (the same loss, and exact where the sigmoid
+    saturates, like the generated code); MSE is the mean of (output - y)^2.
+    """
+    tensors = {name: torch.tensor(np.asarray(params[name], dtype=np.float64),
+                                  requires_grad=True) for name, _, _ in spec.layout}
+    names = [name for name, _, _ in spec.layout]
+    a = torch.tensor(np.asarray(X, dtype=np.float64))
+    for weight, bias, act in zip(names[0:-2:2], names[1:-2:2], spec.hidden_activations):
+        a = TORCH_ACTIVATIONS[act](a @ tensors[weight].T + tensors[bias])
+    logit = a @ tensors[names[-2]] + tensors[names[-1]]
+    target = torch.tensor(np.asarray(y, dtype=np.float64))
+    if spec.loss == "bce":
+        assert spec.output == "sigmoid"
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, target)
+    else:
+        loss = torch.mean((TORCH_ACTIVATIONS[spec.output](logit) - target) ** 2)
     loss.backward()
     return float(loss.detach()), {k: t.grad.numpy() for k, t in tensors.items()}
 
 
+XOR_SPEC = oracle.read_spec("xor")
+
+
+def torch_gradients(params, X, y):
+    """The assignment's network (specs/xor.toml) through torch.autograd."""
+    return torch_loss_and_gradients(XOR_SPEC, params, X, y)
+
+
 def assert_close(ours, theirs, rtol=1e-12):
     """Equal to rtol relative to the largest entry of each gradient array."""
+    assert list(ours) == list(theirs)
     for name in theirs:
+        assert np.shape(ours[name]) == np.shape(theirs[name]), name
         scale = max(1.0, float(np.max(np.abs(theirs[name]))))
         np.testing.assert_allclose(ours[name], theirs[name], rtol=rtol, atol=rtol * scale,
                                    err_msg=name)
 
 
+@pytest.mark.parametrize("name", oracle.SHIPPED)
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_every_spec_equals_autograd_of_its_spec_file(name, data):
+    """Generated loss and gradients against torch.autograd of the network in the TOML."""
+    spec = oracle.read_spec(name)
+    model = load_module(REPO / "generated" / f"{name}.py")
+    params, X, y = data.draw(spec_points(spec, bound=3.0))
+    loss, grads = model.loss_and_gradients(params, X, y)
+    ref_loss, ref_grads = torch_loss_and_gradients(spec, params, X, y)
+    assert loss == pytest.approx(ref_loss, rel=1e-12, abs=1e-14)
+    assert_close(grads, ref_grads)
+
+
 @settings(max_examples=200, deadline=None)
-@given(params=params_for(xor, bound=3.0), data=batches(xor, bound=3.0))
+@given(params=params_for(XOR_SPEC, bound=3.0), data=batches(XOR_SPEC, bound=3.0))
 def test_gradients_equal_autograd(params, data):
     X, y = data
     loss, grads = xor.loss_and_gradients(params, X, y)
@@ -49,7 +92,7 @@ def test_gradients_equal_autograd(params, data):
 
 
 @settings(max_examples=200, deadline=None)
-@given(params=params_for(xor, bound=1e3), data=batches(xor, bound=1e6),
+@given(params=params_for(XOR_SPEC, bound=1e3), data=batches(XOR_SPEC, bound=1e6),
        scale=st.sampled_from([1.0, 1e2, 1e3]))
 def test_gradients_equal_autograd_when_saturated(params, data, scale):
     """Weights up to +-1e3 and inputs up to +-1e6: logits far beyond where sigmoid saturates."""

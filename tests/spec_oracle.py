@@ -1,0 +1,208 @@
+"""An independent referee built from a spec file: `tomllib` and hand-written NumPy only.
+
+Nothing here imports derive/ or generated/. The spec's meaning is read from the raw TOML as
+the README documents it (input width, hidden widths, one activation for every hidden layer
+or a list with one per layer, output activation, loss, training defaults), so a generated
+module that disagrees with its spec file disagrees with this referee, whatever its own
+metadata (PARAMS, ACTIVATIONS, LOSS_NAME) says.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SPECS_DIR = REPO / "specs"
+SHIPPED = sorted(p.stem for p in SPECS_DIR.glob("*.toml"))
+assert SHIPPED, f"no spec files in {SPECS_DIR}"
+
+# What a spec without a [training] entry trains with (README, "Other networks: specs").
+TRAINING_DEFAULTS = {"lr": 1.0, "epochs": 2001, "seed": 0}
+
+ACTIVATIONS = {
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "identity": lambda z: z,
+}
+# f'(z), written by hand (not by SymPy): for the hand-written backpropagation below.
+DERIVATIVES = {
+    "sigmoid": lambda z: np.exp(-np.abs(z)) / (1.0 + np.exp(-np.abs(z))) ** 2,
+    "tanh": lambda z: 1.0 / np.cosh(z) ** 2,
+    "relu": lambda z: (z > 0.0).astype(float),
+    "identity": np.ones_like,
+}
+# Truth tables of the built-in logic data sets (README: "truth tables").
+TRUTH_TABLES = {"xor": (0, 1, 1, 0), "and": (0, 0, 0, 1), "or": (0, 1, 1, 1),
+                "nand": (1, 1, 1, 0), "xnor": (1, 0, 0, 1)}
+
+
+@dataclass(frozen=True)
+class RawSpec:
+    """A spec file's fields, taken literally from the TOML."""
+
+    name: str
+    n_inputs: int
+    hidden: tuple[int, ...]
+    hidden_activations: tuple[str, ...]
+    output: str
+    loss: str
+    dataset: str
+    lr: float
+    epochs: int
+    seed: int
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return (self.n_inputs, *self.hidden, 1)
+
+    @property
+    def layout(self) -> list[tuple[str, tuple[int, ...], int]]:
+        """(name, shape, fan-in) per parameter, input side first: W1, b1, ..., w_L, b_L.
+
+        Hidden layer l has W{l} (width, fan-in) and b{l}; the single output unit has a
+        weight vector w{L} and a scalar bias b{L}, as the assignment names them.
+        """
+        out = []
+        last = len(self.widths) - 1
+        for number in range(1, last + 1):
+            fan_in, width = self.widths[number - 1], self.widths[number]
+            if number == last:
+                out += [(f"w{number}", (fan_in,), fan_in), (f"b{number}", (), fan_in)]
+            else:
+                out += [(f"W{number}", (width, fan_in), fan_in), (f"b{number}", (width,), fan_in)]
+        return out
+
+
+def read_spec(name: str) -> RawSpec:
+    """specs/<name>.toml read with tomllib; a single activation string means every layer."""
+    data = tomllib.loads((SPECS_DIR / f"{name}.toml").read_text(encoding="utf-8"))
+    hidden = tuple(data["hidden"])
+    activation = data["activation"]
+    activations = (activation,) * len(hidden) if isinstance(activation, str) else activation
+    assert len(activations) == len(hidden), f"{name}: one activation per hidden layer"
+    training = {**TRAINING_DEFAULTS, **data.get("training", {})}
+    return RawSpec(name=data["name"], n_inputs=data["inputs"], hidden=hidden,
+                   hidden_activations=tuple(activations), output=data["output"],
+                   loss=data["loss"], dataset=data["dataset"], lr=float(training["lr"]),
+                   epochs=int(training["epochs"]), seed=int(training["seed"]))
+
+
+def _layers(spec: RawSpec, params: dict[str, np.ndarray]):
+    """(weight matrix (out, in), bias (out,), activation name) per layer."""
+    names = [name for name, _, _ in spec.layout]
+    acts = [*spec.hidden_activations, spec.output]
+    for (weight, bias), act in zip(zip(names[0::2], names[1::2]), acts):
+        W = np.asarray(params[weight], dtype=np.float64)
+        yield W.reshape(-1, W.shape[-1]), np.reshape(params[bias], -1), act
+
+
+def forward_pass(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray):
+    """Pre-activations and activations of every layer; the last activation is y_hat."""
+    a = np.asarray(X, dtype=np.float64)
+    zs, acts = [], [a]
+    for W, b, act in _layers(spec, params):
+        z = np.einsum("ni,oi->no", a, W) + b
+        a = ACTIVATIONS[act](z)
+        zs.append(z)
+        acts.append(a)
+    return zs, acts
+
+
+def predict(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+    """y_hat, shape (N,)."""
+    return forward_pass(spec, params, X)[1][-1][:, 0]
+
+
+def loss(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> float:
+    """The mean over samples of the spec's loss: binary cross-entropy or squared error.
+
+    BCE of a sigmoid output uses log sigmoid(z) = -log(1 + e^-z) and 1 - sigmoid(z) =
+    sigmoid(-z), the definition itself, written so that it stays finite for large |z|.
+    """
+    zs, acts = forward_pass(spec, params, X)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    y_hat = acts[-1][:, 0]
+    if spec.loss == "mse":
+        return float(np.mean((y_hat - y) ** 2))
+    assert spec.loss == "bce" and spec.output == "sigmoid", spec
+    z = zs[-1][:, 0]
+    log_p, log_not_p = -np.logaddexp(0.0, -z), -np.logaddexp(0.0, z)
+    return float(np.mean(-(y * log_p + (1.0 - y) * log_not_p)))
+
+
+def backprop(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray,
+             y: np.ndarray) -> dict[str, np.ndarray]:
+    """dL/dtheta by textbook backpropagation, written out by hand for any spec."""
+    zs, acts = forward_pass(spec, params, X)
+    y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
+    y_hat, z_out = acts[-1], zs[-1]
+    if spec.loss == "bce":  # sigmoid output: the cancellation dl/dz = y_hat - y
+        delta = y_hat - y
+    else:
+        delta = 2.0 * (y_hat - y) * DERIVATIVES[spec.output](z_out)
+    layers = list(_layers(spec, params))
+    names = [name for name, _, _ in spec.layout]
+    grads = {}
+    n = len(y)
+    for number in range(len(layers), 0, -1):
+        weight, bias = names[2 * number - 2], names[2 * number - 1]
+        shape = dict((k, s) for k, s, _ in spec.layout)
+        grads[weight] = (delta.T @ acts[number - 1] / n).reshape(shape[weight])
+        grads[bias] = delta.mean(axis=0).reshape(shape[bias])
+        if number > 1:
+            W = layers[number - 1][0]
+            act = layers[number - 2][2]
+            delta = (delta @ W) * DERIVATIVES[act](zs[number - 2])
+    return {name: grads[name] for name in names}
+
+
+def central_differences(function, params: dict[str, np.ndarray],
+                        step: float = 1e-6) -> dict[str, np.ndarray]:
+    """d function / d theta, one entry at a time: (f(theta + h) - f(theta - h)) / 2h."""
+    grads = {}
+    for name, value in params.items():
+        value = np.asarray(value, dtype=np.float64)
+        grad = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            plus, minus = value.copy(), value.copy()
+            plus[index] += step
+            minus[index] -= step
+            grad[index] = (function({**params, name: plus})
+                           - function({**params, name: minus})) / (2 * step)
+        grads[name] = grad
+    return grads
+
+
+def init_params(spec: RawSpec, seed: int) -> dict[str, np.ndarray]:
+    """PyTorch's nn.Linear default, uniform in +-1/sqrt(fan_in), as the README states it:
+    one NumPy generator seeded with `seed`, parameters drawn in the order W1, b1, ..."""
+    rng = np.random.default_rng(seed)
+    return {name: np.asarray(rng.uniform(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in),
+                                         size=shape), dtype=np.float64)
+            for name, shape, fan_in in spec.layout}
+
+
+def descend(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray,
+            lr: float, epochs: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Full-batch gradient descent; history[e] is the loss before update e."""
+    history = np.empty(epochs)
+    for epoch in range(epochs):
+        history[epoch] = loss(spec, params, X, y)
+        grads = backprop(spec, params, X, y)
+        params = {name: value - lr * grads[name] for name, value in params.items()}
+    return params, history
+
+
+def relu_margin(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray) -> float:
+    """Distance of the nearest ReLU pre-activation from its kink (inf without ReLU): where
+    it is 0 the derivative is a convention and central differences mean nothing."""
+    zs, _ = forward_pass(spec, params, X)
+    acts = [*spec.hidden_activations, spec.output]
+    near = [np.min(np.abs(z)) for z, act in zip(zs, acts) if act == "relu"]
+    return float(min(near, default=np.inf))
