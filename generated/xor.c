@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 6e90816a47cf1080871e95f8251f95c0d842642e9c7415d20b35c573a401e1f4
- * source-sha256: 348ae46f63e24bf0721cce69a2efd2b7e59ded4db10981e3b9c748ab19c7fe85
+ * inputs-sha256: c3aefce311d8719aceb90d7e614bde72a46d513cee3a6a600506f31da54c1200
+ * source-sha256: 5a4493776ad8da5e3f1480bc8cf469847ebfd8c723568d43a27b4b5e2c16d827
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 83001a5b482588eaa286ccfd8a49673adb131f9c6669341562c165f0652620bf
- * source-sha256: 1f9c748a570952b665c710073fad0fd6fa620faa9af33d90dd13fb22693b062e
+ * inputs-sha256: 16466ff0af277cc293fa81937df3aa057379293377fa104c3d7ddcd5b65cea89
+ * source-sha256: 9ee194e0eb5c453a4870f3e8b9d560234fa23f0b2b299e3de974a8feff3381d0
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: a8a28b1807afef617c89643041045766857f51fc99994de90a38650aa58c3c39
- * source-sha256: a4b2d27175721987ecf116ea4433046e40e1efde6f597ed6cdbfb558dc43538c
+ * inputs-sha256: c12393566649f33420caf6396e92dc0f09543a7909c0e4706c4d5a1208e8e243
+ * source-sha256: fec0a9074771b562c2169c7653c3e339df51dcea4d00561a9e873b61eaaa965f
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

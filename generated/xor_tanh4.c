@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: a2bb99cf6ba2b2b95f53dd6bc9782c9e1ce466dd4cdfcdd1abeb423e09024142
- * source-sha256: 6d559647acd8a1f0cec691a88525ad1c18300b0d3c57db8cb93975b4e9b2544f
+ * inputs-sha256: b05e93a09b55a28a346ea4968ccfcf563e2fbe052cf86f8c73131ef1b4389a96
+ * source-sha256: 71521ef68d6c0de888021ed831a708c8ba9654bb9791cb5cff2499578c5f7bc9
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
