@@ -223,6 +223,11 @@ RESERVED = {"x", "y", "h", "a", "z", "o", "W", "w", "b", "N", "m", "M", "sigma",
             "nabla", "L", "ell", "J", "C", "E", "l", "eta", "pi", "i", "j", "k", "n", "t", "T"}
 
 
+DECORATION_COMMANDS = {"hat": r"\hat", "vec": r"\vec", "bold": r"\mathbf", "cal": r"\mathcal",
+                       "bb": r"\mathbb", "bar": r"\bar", "tilde": r"\tilde", "dot": r"\dot",
+                       "check": r"\check"}
+
+
 def _layer_of(sym: gl.Sym) -> int | None:
     layers = [v for kind, v in sym.tags if kind == "layer"]
     if len(layers) > 1:
@@ -236,7 +241,7 @@ def _show(sym: gl.Sym) -> str:
     """A short LaTeX-like name of a symbol for messages."""
     name = sym.base if len(sym.base) == 1 else "\\" + sym.base
     for deco in sorted(sym.decos):
-        name = f"\\{deco}{{{name}}}"
+        name = f"{DECORATION_COMMANDS.get(deco, deco)}{{{name}}}"
     tags = "".join(f"({v})" for _, v in sym.tags)
     if tags:
         name += f"^{{{tags}}}"
@@ -253,13 +258,15 @@ class Resolver:
         self.hidden = [layer.number for layer in model.network.layers[:-1]]
         self.out = model.n_layers
 
-    def quantity(self, sym: gl.Sym) -> Quantity:
+    def quantity(self, sym: gl.Sym, lhs: bool = False) -> Quantity:
+        """What `sym` names. W_1, b_2, \\mathbf{w}_2 name layers; a plain w_1 on a right-hand
+        side is an entry of the output weights (on a left-hand side both are tried)."""
         base, decos = sym.base, sym.decos - {"vec", "bold"}
         layer = _layer_of(sym)
         items = sym.sub
         letters = tuple(v for kind, v in sym.tags if kind == "letter")
         if base in ("W", "w", "b") and not decos:
-            return self._param(sym, base, layer, items)
+            return self._param(sym, base, layer, items, lhs)
         if decos - {"hat", "tilde"}:
             raise Unreadable(f"{_show(sym)}: unknown notation")
         if base == "y" and (decos or sym.primes == 1) and layer is None:
@@ -292,13 +299,17 @@ class Resolver:
             return Quantity("count")
         if base == "e" and not items and not letters:
             return Quantity("e")
+        if is_definable(sym):
+            raise Unreadable(f"{_show(sym)} is not defined in this file (a formula such as "
+                             f"{_show(sym)} = ... defines it)")
         raise Unreadable(f"unknown symbol {_show(sym)}")
 
     def _param(self, sym: gl.Sym, base: str, layer: int | None,
-               items: tuple[gl.Index, ...]) -> Quantity:
+               items: tuple[gl.Index, ...], lhs: bool) -> Quantity:
         if sym.primes or any(kind == "letter" for kind, _ in sym.tags):
             raise Unreadable(f"{_show(sym)}: unknown notation")
         if layer is None and len(items) == 1 and items[0].kind == "number" and \
+                (base != "w" or lhs or sym.decos & {"vec", "bold"}) and \
                 self._family_param(base, items[0].value) is not None:
             layer, items = items[0].value, ()
         if layer is None:
@@ -919,6 +930,7 @@ class Formula:
     where: str
     position: int
     sample_letters: frozenset[str]
+    alternatives: list[tuple[str, tuple[gl.Index, ...]]] = field(default_factory=list)
 
 
 @dataclass
@@ -956,13 +968,14 @@ def scan(rows: list[gl.Row], model: Model) -> tuple[list[Formula], dict[tuple, l
             chain.append((relation, side))
         lhs = gl.parse_gradient_lhs(chain[0][1])
         if lhs is not None:
-            found = _target(lhs, resolver)
-            if found is not None and len(formulas) < MAX_FORMULAS:
-                name, items = found
+            readings = _target(lhs, resolver)
+            if readings and len(formulas) < MAX_FORMULAS:
+                name, items = readings[0]
                 letters = frozenset({"n"} | {i.value for i in lhs.loss.sub if i.kind == "letter"}
                                     | {v for kind, v in lhs.loss.tags if kind == "letter"})
                 formulas.append(Formula(name, items, [side for _, side in chain[1:]],
-                                        row.text, row.where, position, letters))
+                                        row.text, row.where, position, letters,
+                                        readings[1:2]))
             continue
         for k, (_, side) in enumerate(chain):
             sym = gl._sym_of(side)
@@ -986,16 +999,22 @@ def scan(rows: list[gl.Row], model: Model) -> tuple[list[Formula], dict[tuple, l
     return formulas, definitions
 
 
-def _target(lhs: gl.GradientLhs, resolver: Resolver) -> tuple[str, tuple[gl.Index, ...]] | None:
-    """The parameter a left-hand side differentiates by, with its entry indices."""
+def _target(lhs: gl.GradientLhs, resolver: Resolver) -> list[tuple[str, tuple[gl.Index, ...]]]:
+    """The parameter a left-hand side differentiates by, with its entry indices; w_2 has two
+    readings (layer 2, or entry 2 of the output weights), told apart by the right side."""
     target = lhs.target
     if target.base not in ("W", "w", "b") or target.decos - {"vec", "bold"}:
-        return None
-    try:
-        q = resolver.quantity(target)
-    except Unreadable:
-        return None
-    return q.param, q.items + lhs.outer
+        return []
+    readings = []
+    for as_lhs in (True, False):
+        try:
+            q = resolver.quantity(target, lhs=as_lhs)
+        except Unreadable:
+            continue
+        reading = (q.param, q.items + lhs.outer)
+        if reading not in readings:
+            readings.append(reading)
+    return readings
 
 
 class Grader:
@@ -1006,6 +1025,16 @@ class Grader:
         self.evaluator = Evaluator(model, definitions)
 
     def grade(self, f: Formula) -> Attempt:
+        attempt = self._grade(f)
+        for name, items in f.alternatives:  # w_2: the other reading, if its shape fits
+            if attempt.verdict == "correct" or not attempt.diagnosis.startswith("wrong shape"):
+                break
+            other = self._grade(replace(f, param=name, items=items, alternatives=[]))
+            if not other.diagnosis.startswith("wrong shape"):
+                return other
+        return attempt
+
+    def _grade(self, f: Formula) -> Attempt:
         param = self.m.params[f.param]
         try:
             bindings = self._bindings(f, param.shape)
@@ -1312,7 +1341,7 @@ def explain(model: Model, name: str, labels: tuple[str, ...], constant: str, c: 
             sentences.append(
                 f"transposed: entry (i, j) holds the derivative for W{tag}_{{ji}}; with "
                 rf"z{tag} = W{tag} x + b{tag} the gradient is \delta{tag} x^\top (row i for "
-                rf"hidden unit i), not x \delta{tag}{{}}^\top")
+                rf"hidden unit i), not x (\delta{tag})^\top")
         elif label == "input-index":
             sentences.append(f"index mix-up: x_i where W{tag}_{{ij}} multiplies x_j, so its "
                              "gradient has x_j")
@@ -1514,11 +1543,9 @@ def grade_rows(rows: list[gl.Row], model: Model) -> dict[str, ParamResult]:
     """Every parameter's verdict from the formulas in `rows`."""
     formulas, definitions = scan(rows, model)
     grader = Grader(model, definitions)
-    results = {}
-    for name in model.order:
-        attempts = [grader.grade(f) for f in formulas if f.param == name]
-        results[name] = combine(model, name, attempts)
-    return results
+    attempts = [grader.grade(f) for f in formulas]
+    return {name: combine(model, name, [a for a in attempts if a.formula.param == name])
+            for name in model.order}
 
 
 def grade_text(text: str, model: Model, suffix: str = ".md") -> dict[str, ParamResult]:

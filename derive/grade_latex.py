@@ -219,12 +219,12 @@ def rows_of_text(text: str, kind: str, where: str = "") -> list[Row]:
     text = strip_tex_comments(text) if kind == "tex" else strip_markdown_code(text)
     rows: list[Row] = []
     for offset, body in math_chunks(text):
+        first = len(rows)
         for start, row in split_rows_at(body):
             line = text.count("\n", 0, offset + start) + 1
             place = f"{where}, line {line}" if where else f"line {line}"
-            if rows and re.match(r"^\s*(=|\\approx)", row) and rows[-1].where.split(",")[0] == \
-                    place.split(",")[0]:
-                rows[-1] = Row(rows[-1].text + " " + row, place)
+            if len(rows) > first and re.match(r"^\s*(=|\\approx)", row):
+                rows[-1] = Row(rows[-1].text + " " + row, rows[-1].where)  # align's "&= ..."
             else:
                 rows.append(Row(row, place))
     return rows
