@@ -37,9 +37,10 @@ from derive.spec import DEFAULT_SPEC, NetworkSpec, SpecError, load_spec
 MAX_FILE_BYTES = 20 * 1024 * 1024
 SAMPLES = 4  # samples per random point: the size of the assignment's data set
 POINTS = 160  # random points of parameters and data, plus one readable point
-MAX_OPS = 200_000  # evaluation steps per formula (nested sums grow fast)
+MAX_OPS = 20_000  # evaluation steps per formula (nested sums grow fast)
 MAX_EXPONENT = 12
 MAX_FORMULAS = 400  # gradient formulas read per file
+MAX_ROW_CHARS = 20_000
 SUFFIXES = (".ipynb", ".md", ".markdown", ".tex")
 TOTAL_POINTS = 18.0  # part (c) of the assignment
 
@@ -132,6 +133,19 @@ class Model:
 
     def hidden_width(self, layer: int) -> int:
         return len(self.network.layers[layer - 1].z)
+
+
+_MODELS: dict[str, Model] = {}
+
+
+def model_for(spec: NetworkSpec | str = DEFAULT_SPEC) -> Model:
+    """The derivation of `spec` (a name, a path or a loaded spec), derived once per process."""
+    if not isinstance(spec, NetworkSpec):
+        spec = load_spec(spec)
+    key = spec.canonical_json()
+    if key not in _MODELS:
+        _MODELS[key] = Model(spec)
+    return _MODELS[key]
 
 
 class Points:
@@ -467,6 +481,11 @@ class Evaluator:
             return _elementwise(left, right, lambda p, q: p / q)
         if node.op in ("odot", "star"):
             return _elementwise(left, right, lambda p, q: p * q)
+        if node.op == "otimes":  # the outer product of two vectors: a b^T
+            if _is_matrix(left) and _is_matrix(right):
+                if not (_is_vector(left) and _is_vector(right)):
+                    raise Unreadable("\\otimes of matrices (only vectors' outer product is read)")
+                return sp.ImmutableMatrix(list(left)) * sp.ImmutableMatrix(list(right)).T
         if not _is_matrix(left) or not _is_matrix(right):
             return left * right
         if node.op == "cdot" and left.shape == right.shape and _is_vector(left) \
@@ -931,6 +950,7 @@ class Formula:
     position: int
     sample_letters: frozenset[str]
     alternatives: list[tuple[str, tuple[gl.Index, ...]]] = field(default_factory=list)
+    refused: str = ""  # why it is not read at all (too long)
 
 
 @dataclass
@@ -955,9 +975,10 @@ def scan(rows: list[gl.Row], model: Model) -> tuple[list[Formula], dict[tuple, l
     formulas: list[Formula] = []
     definitions: dict[tuple, list[Definition]] = {}
     for position, row in enumerate(rows):
-        if len(row.text) > 20_000 or "=" not in row.text and "coloneqq" not in row.text:
+        if "=" not in row.text and "coloneqq" not in row.text:
             continue
-        tokens = gl.tokenize(row.text)
+        too_long = len(row.text) > MAX_ROW_CHARS
+        tokens = gl.tokenize(row.text[:2000] if too_long else row.text)
         sides = gl.split_relation(tokens)
         if len(sides) < 2 or sides[1][0] != "=":
             continue
@@ -974,8 +995,11 @@ def scan(rows: list[gl.Row], model: Model) -> tuple[list[Formula], dict[tuple, l
                 letters = frozenset({"n"} | {i.value for i in lhs.loss.sub if i.kind == "letter"}
                                     | {v for kind, v in lhs.loss.tags if kind == "letter"})
                 formulas.append(Formula(name, items, [side for _, side in chain[1:]],
-                                        row.text, row.where, position, letters,
-                                        readings[1:2]))
+                                        row.text[:2000], row.where, position, letters,
+                                        readings[1:2],
+                                        f"too long ({len(row.text)} characters)" * too_long))
+            continue
+        if too_long:
             continue
         for k, (_, side) in enumerate(chain):
             sym = gl._sym_of(side)
@@ -1035,6 +1059,8 @@ class Grader:
         return attempt
 
     def _grade(self, f: Formula) -> Attempt:
+        if f.refused:
+            return Attempt(f, "unreadable", f.refused)
         param = self.m.params[f.param]
         try:
             bindings = self._bindings(f, param.shape)
@@ -1717,7 +1743,7 @@ def main(argv: list[str]) -> int:
     if not (args.points >= 0 and np.isfinite(args.points)):
         parser.error("--points must be a non-negative number")
     try:
-        model = Model(load_spec(args.spec))
+        model = model_for(args.spec)
     except SpecError as error:
         print(f"grade: error: {error}", file=sys.stderr)
         return 2

@@ -192,12 +192,13 @@ def split_rows_at(body: str) -> list[tuple[int, str]]:
     for offset, row in rows:
         offset += len(row) - len(row.lstrip())
         for part in _soft_split(row):
-            part = part.strip().rstrip(",;.").strip()
+            part = _TRAILING.sub("", part.strip()).strip()
             if part:
                 out.append((offset, part))
     return out
 
 
+_TRAILING = re.compile(r"(?<!\\)[,;.]+$")  # "a = b," but not a thin space "\,"
 _RELATION = re.compile(r"=|\\coloneqq|\\triangleq|\\approx|\\leftarrow|\\gets")
 
 
@@ -244,6 +245,9 @@ _DROP_WITH_ARG = {r"\label", r"\tag", r"\hspace", r"\vspace", r"\phantom", r"\hp
 _WORDS = {r"\mathrm", r"\text", r"\operatorname", r"\textrm", r"\mathit", r"\textit",
           r"\mathsf", r"\textsf", r"\mbox", r"\mathtt", r"\texttt", r"\textnormal"}
 _PLAIN_WORDS = re.compile(r"(?<![\\A-Za-z])(sigmoid|relu|ReLU|softplus)(?![A-Za-z])")
+_PROSE = {r"\text", r"\mbox", r"\textrm", r"\textit", r"\textnormal", r"\textsf", r"\texttt",
+          r"\textbf"}
+_MATH_WORDS = {"sigmoid", "relu", "ReLU", "softplus", "tanh", "exp", "log", "ln", "sig"}
 WORD = "#"  # prefix of a word token (\mathrm{sigmoid} -> "#sigmoid"); never a LaTeX token
 
 
@@ -263,6 +267,9 @@ def tokenize(text: str) -> list[str]:
             continue
         if t in _DROP_WITH_ARG:
             i = _skip_group(raw, i + 1)  # \textcolor{red}{x}: the coloured text stays
+            continue
+        if t in _PROSE and _is_prose(raw, i):
+            i = _skip_group(raw, i + 1)  # "\\text{ for one sample}": a comment, not math
             continue
         if t in _WORDS:
             j = i + 1
@@ -284,6 +291,18 @@ def tokenize(text: str) -> list[str]:
         out.append(t)
         i += 1
     return out
+
+
+def _is_prose(tokens: list[str], i: int) -> bool:
+    """\\text{...} holding words of a sentence, not a name such as BCE, d or sigmoid."""
+    end = _skip_group(tokens, i + 1)
+    inner = tokens[i + 2:end - 1] if i + 1 < len(tokens) and tokens[i + 1] == "{" else []
+    word = "".join(inner)
+    if word and not any(c.isalnum() for c in word):
+        return True  # \\text{.}, \\text{,}
+    if not inner or len(inner) == 1 or word in _MATH_WORDS:
+        return False
+    return not (word.isalpha() and word.isupper())
 
 
 def _skip_group(tokens: list[str], i: int) -> int:
@@ -556,7 +575,7 @@ class Parser:
                 return node
             if t in PRODUCT_OPS:
                 op = PRODUCT_OPS[self.take()]
-                if op in ("otimes", "oplus"):
+                if op == "oplus":
                     raise LatexError(f"{t} is not read (write the product out)")
                 if self.peek() in ("-", "+"):
                     negative = self.take() == "-"
@@ -852,6 +871,8 @@ def parse_superscript(tokens: list[str]):
             continue
         rest.append(t)
         i += 1
+    if rest and (tags or transpose or primes):  # e^{-z^{(2)}}: an exponent, tags and all
+        return (), False, 0, list(tokens)
     return tuple(tags), transpose, primes, rest
 
 
