@@ -1727,9 +1727,12 @@ def main(argv: list[str]) -> int:
         description="Check the gradient formulas (LaTeX in Markdown cells, .md or .tex) "
                     "against the derived gradients: one line per parameter, correct, wrong "
                     "(why, a counterexample, the derived formula), missing or unreadable.",
-        epilog="exit 0 when every file could be read (whatever the verdicts), 2 for bad input. "
-               "examples: python -m derive grade out/xor.ipynb; "
-               "python -m derive grade submissions/ --csv grades.csv")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Exit code 0 when every file could be read (whatever the verdicts), 2 for bad\n"
+               "input (no such file, not a notebook), with one line on stderr.\n\n"
+               "examples:\n"
+               "  python -m derive grade out/xor.ipynb\n"
+               "  python -m derive grade submissions/ --csv grades.csv")
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help=".ipynb, .md or .tex files, or folders of them")
     parser.add_argument("--spec", default=DEFAULT_SPEC,

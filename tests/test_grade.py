@@ -401,3 +401,15 @@ def test_unreadable_formulas_are_shown_with_their_latex(model):
     result = grade_text(text, model)["b2"]
     assert result.verdict == "unreadable"
     assert r"\ominus" in grade.describe(result) and "could not read" in grade.describe(result)
+
+
+def test_the_readme_example_is_real_output():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Check your formulas before you hand in", 1)[1]
+    block = section.split("```text\n", 1)[1].split("```", 1)[0]
+    name = block.split(":", 1)[0]
+    result = run(["-m", "derive", "grade", name])
+    assert result.returncode == 0, result.stderr
+    for line in block.strip().splitlines():
+        for fragment in line.strip().split("..."):
+            assert fragment.strip(" ,|") in result.stdout, fragment
