@@ -17,6 +17,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -183,8 +184,17 @@ class Points:
             values[symbol] = x[:, :, j]
         values[net.y] = y
         for layer in net.layers:
-            for z, a, z_expr, a_expr in zip(layer.z, layer.a, layer.z_local, layer.a_local):
+            for unit, (z, a, z_expr, a_expr) in enumerate(zip(layer.z, layer.a, layer.z_local,
+                                                              layer.a_local)):
                 values[z] = _numeric(z_expr, values)
+                for _ in range(20):  # the readable point stays off kinks (ReLU at z = 0)
+                    if np.all(np.abs(values[z][0]) > 1e-9):
+                        break
+                    bias = layer.bias.symbols[unit]
+                    values[bias] = values[bias].copy()
+                    values[bias][0] += 0.05
+                    self.params[layer.bias.name][(0, *layer.bias.indices[unit])] += 0.05
+                    values[z] = _numeric(z_expr, values)
                 values[a] = _numeric(a_expr, values)
         self.network_values = values  # network symbol -> (P, S) or (P, 1)
         mapping = {}
@@ -248,7 +258,10 @@ def _layer_of(sym: gl.Sym) -> int | None:
         raise Unreadable(f"{_show(sym)} has two layer tags")
     if layers:
         return int(layers[0])
-    return sym.bare_sup
+    return sym.bare_sup if sym.base in LAYER_BY_DIGIT else None
+
+
+LAYER_BY_DIGIT = {"W", "w", "b"}  # W^1 is layer 1; h^2, x^2, \\delta^2 are powers
 
 
 def _show(sym: gl.Sym) -> str:
@@ -500,14 +513,18 @@ class Evaluator:
             return _elementwise(left, right, lambda p, q: p * q)
         raise Unreadable(f"a product of a {_shape(left)} and a {_shape(right)}")
 
-    def _Pow(self, node: gl.Pow, env: Env):
+    def _Pow(self, node: gl.Pow, env: Env, base=None):
+        if base is not None:
+            return self._power(base, self.eval(node.exp, env))
         if isinstance(node.base, gl.Sym) and node.base.base == "e" and not node.base.sub \
                 and self._definition(node.base, env) is None:
             arg = self.eval(node.exp, env)
             if _is_matrix(arg):
                 return arg.applyfunc(sp.exp)
             return sp.exp(arg)
-        base, exp = self.eval(node.base, env), self.eval(node.exp, env)
+        return self._power(self.eval(node.base, env), self.eval(node.exp, env))
+
+    def _power(self, base, exp):
         if _is_matrix(exp) or not exp.is_Rational:
             raise Unreadable("a power that is not a number")
         if abs(exp) > MAX_EXPONENT:
@@ -516,7 +533,15 @@ class Evaluator:
             if not _is_vector(base):
                 raise Unreadable("a power of a matrix")
             return base.applyfunc(lambda e: e ** exp)
+        if base.is_Number and base != 0 and abs(float(exp)) * abs(
+                float(sp.log(abs(base), 10))) > 300:
+            raise Unreadable("a number too large")
         return base ** exp
+
+    def _Indicator(self, node: gl.Indicator, env: Env):
+        value = self.eval(node.arg, env)
+        step = {">": sp.Heaviside, "<": lambda u: sp.Heaviside(-u)}[node.op]
+        return value.applyfunc(step) if _is_matrix(value) else step(value)
 
     def _Transpose(self, node: gl.Transpose, env: Env):
         value = self.eval(node.arg, env)
@@ -557,7 +582,7 @@ class Evaluator:
             ("tanh", 0): sp.tanh,
             ("tanh", 1): lambda u: 1 - sp.tanh(u) ** 2,
             ("relu", 0): relu,
-            ("relu", 1): lambda u: sp.Heaviside(u, 0),
+            ("relu", 1): sp.Heaviside,
             ("exp", 0): sp.exp,
             ("log", 0): sp.log,
             ("softplus", 0): softplus,
@@ -710,6 +735,10 @@ class Evaluator:
 
     # symbols ----------------------------------------------------------------------------
     def _Sym(self, sym: gl.Sym, env: Env):
+        if sym.bare_sup is not None and sym.base not in LAYER_BY_DIGIT:  # h_i^2: a power
+            value = self._Sym(replace(sym, bare_sup=None), env)
+            return self._Pow(gl.Pow(gl.Num(Fraction(1)), gl.Num(Fraction(sym.bare_sup))), env,
+                             base=value)
         definition = self._definition(sym, env)
         if definition is not None:
             return self._use_definition(definition, sym, env)
@@ -1066,7 +1095,7 @@ class Grader:
             bindings = self._bindings(f, param.shape)
         except Unreadable as error:
             return Attempt(f, "unreadable", str(error))
-        results = []
+        attempts = []
         errors = []
         for tokens in f.parts:
             if not tokens:
@@ -1074,16 +1103,16 @@ class Grader:
                 continue
             try:
                 node = gl.parse_side(tokens)
-                results.append(self._evaluate(f, node, bindings))
+                with np.errstate(all="ignore"):
+                    attempts.append(self._judge(f, self._evaluate(f, node, bindings)))
             except (gl.LatexError, Unreadable) as error:
                 errors.append(str(error))
             except RecursionError:
                 errors.append("nested too deeply")
             except Exception as error:  # noqa: BLE001  hostile input must never end in a traceback
                 errors.append(f"cannot evaluate ({error.__class__.__name__})")
-        if not results:
+        if not attempts:
             return Attempt(f, "unreadable", errors[0] if errors else "nothing to read")
-        attempts = [self._judge(f, r) for r in results]
         wrong = [a for a in attempts if a.verdict == "wrong"]
         return wrong[0] if wrong else attempts[-1]
 
@@ -1175,12 +1204,17 @@ class Grader:
     def _numbers(self, exprs: list) -> np.ndarray:
         """(P, K) values of atom expressions at every point."""
         points = self.m.points
+        if any(sp.sympify(e).has(sp.zoo, sp.nan, sp.oo, -sp.oo) for e in exprs):
+            raise Unreadable("its value is infinite or undefined")
         function = sp.lambdify(self.m.atoms, [expand_markers(e) for e in exprs],
                                "numpy")
         with np.errstate(all="ignore"):
             out = function(*points.atom_values)
-        return np.stack([np.broadcast_to(np.asarray(v, dtype=float), (POINTS + 1,))
-                         for v in out], axis=-1)
+        values = [np.asarray(v) for v in out]
+        if any(np.iscomplexobj(v) for v in values):
+            raise Unreadable("its value is a complex number")
+        return np.stack([np.broadcast_to(v.astype(float), (POINTS + 1,)) for v in values],
+                        axis=-1)
 
     def _judge(self, f: Formula, r: dict) -> Attempt:
         attempt = Attempt(f, "correct", form=r["form"], entries=tuple(r["ks"]),
@@ -1496,7 +1530,9 @@ def symbolic_equal(model: Model, name: str, exprs: list, ks: list[int], mode: st
     model.__dict__["_normaliser"] = normalise
     for expr, k in zip(exprs, ks):
         difference = normalise(expr) - normalise(model.truth_atoms(name, k, mode))
-        if sp.count_ops(difference) > 2000:
+        if sp.count_ops(difference) > 2000 or any(
+                p.base.is_Add and abs(p.exp) > 4 for p in difference.atoms(sp.Pow)
+                if p.exp.is_Number):
             return None
         difference = sp.expand(difference)
         if difference != 0 and sp.cancel(sp.together(difference)) != 0:
@@ -1609,10 +1645,13 @@ def expand_paths(paths: list[str]) -> Iterator[tuple[Path, str]]:
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file()
-                           and p.suffix.lower() in SUFFIXES
-                           and not any(part.startswith(".") for part in
-                                       p.relative_to(path).parts))
+            try:
+                found = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES
+                               and not any(part.startswith(".") for part in
+                                           p.relative_to(path).parts) and p.is_file())
+            except OSError as error:
+                yield path, f"{path}: cannot list ({error.strerror or 'error'})"
+                continue
             if not found:
                 yield path, f"{path}: no .ipynb, .md or .tex file in this folder"
             for p in found:
@@ -1743,6 +1782,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--points", type=float, default=TOTAL_POINTS,
                         help="points for all formulas together, split equally (default 18)")
     args = parser.parse_args(argv)
+    try:
+        return _run(args, parser)
+    except BrokenPipeError:  # `... | head`: the reader left, nothing more to say
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  Python flushes stdout at exit
+        return 0
+
+
+def _run(args: argparse.Namespace, parser: _Parser) -> int:
     if not (args.points >= 0 and np.isfinite(args.points)):
         parser.error("--points must be a non-negative number")
     try:

@@ -449,6 +449,14 @@ class Matrix:
 
 
 @dataclass(frozen=True)
+class Indicator:
+    """\\mathbf{1}[u > 0]: 1 where the condition holds, else 0 (the ReLU's derivative)."""
+
+    arg: object
+    op: str  # ">" or "<"
+
+
+@dataclass(frozen=True)
 class Ones:
     """\\mathbf{1}: the all-ones vector, a 1 that broadcasts."""
 
@@ -486,7 +494,8 @@ PRODUCT_OPS = {r"\cdot": "cdot", r"\times": "times", r"\odot": "odot", r"\circ":
                r"\otimes": "otimes", r"\oplus": "oplus", r"\star": "star"}
 TRANSPOSE_MARKS = {"T", r"\top", r"\intercal", "t"}
 FRACS = {r"\frac", r"\dfrac", r"\tfrac", r"\cfrac"}
-_STOP = {"+", "-", "=", ")", "]", "}", ",", ";", "&", r"\pm", r"\mp", ":", "|", r"\\"}
+_STOP = {"+", "-", "=", ")", "]", "}", ",", ";", "&", r"\pm", r"\mp", ":", "|", r"\\", ">", "<",
+         r"\geq", r"\ge", r"\leq", r"\le"}
 
 
 def _is_letter(t: str) -> bool:
@@ -653,6 +662,8 @@ class Parser:
             return self.function(FUNCTIONS[t], t)
         if t in (r"\mathbf", r"\mathbb", r"\boldsymbol", r"\vec", r"\bm") and \
                 self.peek() in ("1", "{") and self._is_one():
+            if self.peek() == "[":  # \mathbf{1}[z > 0]: an indicator
+                return self.indicator()
             return Ones()
         if t in DECORATIONS:
             inner_tokens = self.group_tokens()
@@ -672,6 +683,17 @@ class Parser:
         if t in _STOP or t in PRODUCT_OPS:
             raise LatexError(f"unexpected {t!r}")
         raise LatexError(f"unknown notation {t}")
+
+    def indicator(self) -> object:
+        self.expect("[")
+        arg = self.expr()
+        relation = self.take()
+        op = {">": ">", r"\geq": ">", r"\ge": ">", "<": "<", r"\leq": "<", r"\le": "<"}.get(
+            relation)
+        if op is None or self.take() != "0":
+            raise LatexError("an indicator other than [u > 0] or [u < 0]")
+        self.expect("]")
+        return Indicator(arg, op)
 
     def _is_one(self) -> bool:
         if self.peek() == "1":

@@ -413,3 +413,25 @@ def test_the_readme_example_is_real_output():
     for line in block.strip().splitlines():
         for fragment in line.strip().split("..."):
             assert fragment.strip(" ,|") in result.stdout, fragment
+
+
+def test_another_networks_own_formulas_and_its_loss_mistake():
+    """The squared-error network: its own formulas are right, the cross-entropy's are not."""
+    mse = grade.model_for("xor_mse")
+    result = grade.grade_path(REPO / "generated" / "xor_mse.md", mse)
+    assert {r.verdict for r in result.params.values()} == {"correct"}
+    bce = r"$$\frac{\partial L}{\partial b^{(2)}} = \frac{1}{N}\sum_{n=1}^{N} (\hat y_n - y_n)$$"
+    wrong = grade_text(bce, mse)["b2"]
+    assert wrong.verdict == "wrong"
+    assert "gradient of the binary cross-entropy loss" in wrong.attempt.diagnosis
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", ["xor_tanh4", "xor_deep", "moons_relu"])
+def test_every_shipped_networks_own_formulas_grade_full_marks(spec):
+    from derive.__main__ import output_names
+
+    model = grade.model_for(spec)
+    for kind in ("md", "notebook"):
+        result = grade.grade_path(REPO / "generated" / output_names(model.spec)[kind], model)
+        assert {r.verdict for r in result.params.values()} == {"correct"}, spec
