@@ -1415,7 +1415,10 @@ def explain(model: Model, name: str, labels: tuple[str, ...], constant: str, c: 
     if constant in ("over N", "over N sign"):
         sentences.append("divides by N but does not sum over the samples")
     if constant in ("2", "1/2", "-2", "-1/2") or (constant == "?" and c):
-        sentences.append(f"off by a constant factor {c:.6g}")
+        hint = ""
+        if net.loss.name == "mse" and abs(abs(c) - 0.5) < 1e-9:
+            hint = r" (the loss is (\hat{y} - y)^2, not \frac{1}{2}(\hat{y} - y)^2)"
+        sentences.append(f"off by a constant factor {c:.6g}{hint}")
     return "; ".join(sentences)
 
 

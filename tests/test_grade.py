@@ -416,14 +416,15 @@ def test_the_readme_example_is_real_output():
 
 
 def test_another_networks_own_formulas_and_its_loss_mistake():
-    """The squared-error network: its own formulas are right, the cross-entropy's are not."""
+    """The squared-error network (linear output): its own formulas are right, the
+    cross-entropy's output error y_hat - y is half of its 2 (y_hat - y)."""
     mse = grade.model_for("xor_mse")
     result = grade.grade_path(REPO / "generated" / "xor_mse.md", mse)
     assert {r.verdict for r in result.params.values()} == {"correct"}
     bce = r"$$\frac{\partial L}{\partial b^{(2)}} = \frac{1}{N}\sum_{n=1}^{N} (\hat y_n - y_n)$$"
     wrong = grade_text(bce, mse)["b2"]
     assert wrong.verdict == "wrong"
-    assert "gradient of the binary cross-entropy loss" in wrong.attempt.diagnosis
+    assert "off by a constant factor 0.5 (the loss is" in wrong.attempt.diagnosis
 
 
 @pytest.mark.slow
