@@ -188,7 +188,7 @@ class Points:
                                                               layer.a_local)):
                 values[z] = _numeric(z_expr, values)
                 for _ in range(20):  # the readable point stays off kinks (ReLU at z = 0)
-                    if np.all(np.abs(values[z][0]) > 1e-9):
+                    if layer.activation.name != "relu" or np.all(np.abs(values[z][0]) > 1e-9):
                         break
                     bias = layer.bias.symbols[unit]
                     values[bias] = values[bias].copy()
@@ -243,7 +243,9 @@ class Quantity:
 
 
 INDEX_LETTERS = set("ijklmnpqrstuvNMT")
+BATCH = {"X", "Y", "H", "A", "Z"}  # matrices of every sample: X has one row per sample
 RESERVED = {"x", "y", "h", "a", "z", "o", "W", "w", "b", "N", "m", "M", "sigma", "partial",
+            "X", "Y", "H", "A", "Z",
             "nabla", "L", "ell", "J", "C", "E", "l", "eta", "pi", "i", "j", "k", "n", "t", "T"}
 
 
@@ -294,6 +296,8 @@ class Resolver:
         letters = tuple(v for kind, v in sym.tags if kind == "letter")
         if base in ("W", "w", "b") and not decos:
             return self._param(sym, base, layer, items, lhs)
+        if base in BATCH and not items and not letters and decos <= {"hat"} and not sym.primes:
+            return self._batch(sym, base, layer)
         if decos - {"hat", "tilde"}:
             raise Unreadable(f"{_show(sym)}: unknown notation")
         if base == "y" and (decos or sym.primes == 1) and layer is None:
@@ -330,6 +334,23 @@ class Resolver:
             raise Unreadable(f"{_show(sym)} is not defined in this file (a formula such as "
                              f"{_show(sym)} = ... defines it)")
         raise Unreadable(f"unknown symbol {_show(sym)}")
+
+    def _batch(self, sym: gl.Sym, base: str, layer: int | None) -> Quantity:
+        """X, Y, \\hat{Y}, H, A^{(l)}, Z^{(l)}: every sample at once, one per row (or column)."""
+        hat = "hat" in sym.decos
+        if base == "X" and layer in (None, 0) and not hat:
+            return Quantity("batch", 0, "x")
+        if base == "Y" and layer is None:
+            return Quantity("batch", self.out, "a") if hat else Quantity("batch", 0, "y")
+        if hat:
+            raise Unreadable(f"{_show(sym)}: unknown notation")
+        if base == "H" and layer is None and len(self.hidden) == 1:
+            return Quantity("batch", self.hidden[0], "a")
+        if base in ("A", "H", "Z") and layer is not None and 0 <= layer <= self.out:
+            if layer == 0:
+                return Quantity("batch", 0, "x")
+            return Quantity("batch", layer, "z" if base == "Z" else "a")
+        raise Unreadable(f"{_show(sym)}: which layer? write {base}^{{(1)}}")
 
     def _param(self, sym: gl.Sym, base: str, layer: int | None,
                items: tuple[gl.Index, ...], lhs: bool) -> Quantity:
@@ -383,6 +404,7 @@ class Trace:
     summed: bool = False
     single: bool = False
     ambiguous_cdot: bool = False
+    batch: bool = False  # a matrix of all samples (X, H, Y) was used
     ops: int = 0
 
 
@@ -394,6 +416,7 @@ class Env:
     position: int  # row number of the formula: which definition is in force
     cdot: str = "elementwise"
     stack: tuple = ()
+    batch: str = "rows"  # X has one row per sample, or one column ("columns", Ng's notation)
     sample_letters: frozenset[str] = frozenset({"n"})
 
     def bind(self, letter: str, kind: str, value: int) -> Env:
@@ -444,6 +467,18 @@ def _is_vector(v) -> bool:
     return _is_matrix(v) and 1 in v.shape
 
 
+@dataclass(frozen=True)
+class OnesVector:
+    """\\mathbf{1}: 1 in a sum or an element-wise product; in 1^T A and A 1 it sums A's
+    columns or rows (the sum over the samples of a batch matrix)."""
+
+    row: bool
+    scale: object = 1  # \\frac{1}{N} \\mathbf{1}^\\top: the ones vector times 1/N
+
+    def value(self):
+        return sp.sympify(self.scale)
+
+
 class Evaluator:
     """A syntax tree -> SymPy values (scalars or matrices) over the model's atoms."""
 
@@ -452,7 +487,8 @@ class Evaluator:
         self.r = Resolver(model)
         self.definitions = definitions
 
-    def eval(self, node, env: Env):
+    def raw(self, node, env: Env):
+        """The value of `node`; \\mathbf{1} stays a OnesVector (see _Mul)."""
         env.trace.ops += 1
         if env.trace.ops > MAX_OPS:
             raise Unreadable("too large to evaluate")
@@ -461,14 +497,19 @@ class Evaluator:
             raise Unreadable(f"cannot read {type(node).__name__}")
         return _scalar(method(node, env))
 
+    def eval(self, node, env: Env):
+        """The value of `node`, a SymPy scalar or matrix (\\mathbf{1} is a 1 that broadcasts)."""
+        value = self.raw(node, env)
+        return value.value() if isinstance(value, OnesVector) else value
+
     def _Num(self, node: gl.Num, env: Env):
         return sp.Rational(node.value.numerator, node.value.denominator)
 
     def _Ones(self, node, env: Env):
-        return sp.Integer(1)
+        return OnesVector(False)
 
     def _Group(self, node: gl.Group, env: Env):
-        return self.eval(node.arg, env)
+        return self.raw(node.arg, env)
 
     def _Word(self, node: gl.Word, env: Env):
         raise Unreadable(f"unknown word {node.text!r}")
@@ -485,7 +526,20 @@ class Evaluator:
         return total
 
     def _Mul(self, node: gl.Mul, env: Env):
-        left, right = self.eval(node.left, env), self.eval(node.right, env)
+        left, right = self.raw(node.left, env), self.raw(node.right, env)
+        if node.op in ("juxt", "cdot", "times"):
+            ones, other = (left, right) if isinstance(left, OnesVector) else (right, left)
+            if isinstance(ones, OnesVector) and not isinstance(other, OnesVector):
+                if not _is_matrix(other):  # 1/N 1^T: still the ones vector, scaled
+                    return OnesVector(ones.row, ones.value() * other)
+                if ones is left and ones.row:  # 1^T A: the sums of A's columns
+                    return ones.value() * sp.ImmutableMatrix(
+                        [[sum(other.col(c)) for c in range(other.cols)]])
+                if ones is right and not ones.row:  # A 1: the sums of A's rows
+                    return ones.value() * sp.ImmutableMatrix(
+                        [sum(other.row(r)) for r in range(other.rows)])
+        left = left.value() if isinstance(left, OnesVector) else left
+        right = right.value() if isinstance(right, OnesVector) else right
         if node.op == "div":
             if _is_matrix(right):
                 raise Unreadable("division by a vector or matrix")
@@ -544,7 +598,9 @@ class Evaluator:
         return value.applyfunc(step) if _is_matrix(value) else step(value)
 
     def _Transpose(self, node: gl.Transpose, env: Env):
-        value = self.eval(node.arg, env)
+        value = self.raw(node.arg, env)
+        if isinstance(value, OnesVector):
+            return OnesVector(not value.row, value.scale)
         return value.T if _is_matrix(value) else value
 
     def _Matrix(self, node: gl.Matrix, env: Env):
@@ -747,6 +803,12 @@ class Evaluator:
         q = self.r.quantity(sym)
         if q.kind == "count":
             return sp.Integer(SAMPLES)
+        if q.kind == "batch":
+            inner = Quantity(q.param, q.layer)
+            rows = [self._forward(inner, s) for s in range(1, SAMPLES + 1)]
+            env.trace.batch = True
+            value = sp.ImmutableMatrix(rows)
+            return value.T if env.batch == "columns" else value
         if q.kind == "e":
             return sp.E
         units = self.r.units(q)
@@ -893,8 +955,10 @@ class Evaluator:
                 if bound[0] == "sample":
                     sample = bound[1]
         missing = [x for x in free_units if x not in letters]
-        inner = Env(letters, sample, env.trace, env.position, env.cdot, (*env.stack, key),
-                    env.sample_letters | {x for x in d.letters if roles[x][0] == "sample"})
+        inner = Env(letters, sample, env.trace, env.position, cdot=env.cdot,
+                    stack=(*env.stack, key), batch=env.batch,
+                    sample_letters=env.sample_letters | {x for x in d.letters
+                                                         if roles[x][0] == "sample"})
         if not missing:
             return self._definition_value(d, inner, sym)
         if len(missing) > 2:
@@ -1140,39 +1204,62 @@ class Grader:
         return out
 
     def _evaluate(self, f: Formula, node, bindings) -> dict:
-        """The student's value of every named entry, under each reading of \\cdot."""
-        readings = []
-        for policy in ("elementwise", "dot"):
+        """The student's value of every named entry, under each reading of the notation.
+
+        \\cdot between two vectors (a dot or an element-wise product) and batch matrices
+        (samples as rows, or as Ng's columns) have two readings; the one whose shape fits
+        the parameter is taken, and when both fit and disagree the formula is unreadable.
+        """
+        readings, errors, todo, seen = [], [], [("elementwise", "rows")], set()
+        ambiguity = ""
+        while todo:
+            policy = todo.pop(0)
+            if policy in seen:
+                continue
+            seen.add(policy)
             trace = Trace()
-            exprs, ks, shape_note = [], [], ""
-            for k, binding in bindings:
-                env = Env(dict(binding), None, trace, f.position, policy,
-                          sample_letters=f.sample_letters)
-                value = self.evaluator.eval(node, env)
-                if k >= 0:
-                    if _is_matrix(value):
-                        shape_note = (f"the left-hand side names one entry but the right-hand "
-                                      f"side is a {_shape(value)}")
-                        break
-                    exprs.append(value)
-                    ks.append(k)
-                else:
-                    exprs, ks, shape_note = self._whole(f.param, value)
-            readings.append({"exprs": exprs, "ks": ks, "shape": shape_note,
-                             "mode": "mean" if trace.summed else "single",
-                             "form": self._form(f)})
-            if not trace.ambiguous_cdot:
-                return readings[0]
+            try:
+                readings.append(self._read(f, node, bindings, policy, trace))
+            except Unreadable as error:
+                errors.append(error)
+            if trace.ambiguous_cdot:
+                todo.append(("dot", policy[1]))
+                ambiguity = ("\\cdot between two vectors reads as a dot product or an "
+                             "element-wise product; write \\odot (element-wise) or a transpose "
+                             "(dot)")
+            if trace.batch:
+                todo.append((policy[0], "columns"))
+                ambiguity = ambiguity or ("its matrices of samples fit with one sample per row "
+                                          "and with one per column")
+        if not readings:
+            raise errors[0]
         fitting = [r for r in readings if not r["shape"]]
-        if len(fitting) == 1:
-            return fitting[0]
-        if not fitting:
-            return readings[0]
+        if len(fitting) <= 1:
+            return (fitting or readings)[0]
         values = [self._numbers(r["exprs"]) for r in fitting]
-        if np.allclose(values[0], values[1], rtol=1e-9, atol=1e-12, equal_nan=True):
+        if all(v.shape == values[0].shape and np.allclose(v, values[0], rtol=1e-9, atol=1e-12,
+                                                          equal_nan=True) for v in values[1:]):
             return fitting[0]
-        raise Unreadable("\\cdot between two vectors reads as a dot product or an element-wise "
-                         "product; write \\odot (element-wise) or a transpose (dot)")
+        raise Unreadable(ambiguity)
+
+    def _read(self, f: Formula, node, bindings, policy: tuple[str, str], trace: Trace) -> dict:
+        exprs, ks, shape_note = [], [], ""
+        for k, binding in bindings:
+            env = Env(dict(binding), None, trace, f.position, policy[0],
+                      sample_letters=f.sample_letters, batch=policy[1])
+            value = self.evaluator.eval(node, env)
+            if k >= 0:
+                if _is_matrix(value):
+                    shape_note = (f"the left-hand side names one entry but the right-hand "
+                                  f"side is a {_shape(value)}")
+                    break
+                exprs.append(value)
+                ks.append(k)
+            else:
+                exprs, ks, shape_note = self._whole(f.param, value)
+        return {"exprs": exprs, "ks": ks, "shape": shape_note,
+                "mode": "mean" if trace.summed or trace.batch else "single",
+                "form": self._form(f)}
 
     def _whole(self, name: str, value) -> tuple[list, list, str]:
         shape = tuple(self.m.params[name].shape)

@@ -672,6 +672,9 @@ class Parser:
             if inner.peek() is not None or not isinstance(node, Sym):
                 raise LatexError(f"{t}{{...}} around more than one name")
             return _with(node, decos=node.decos | {DECORATIONS[t]})
+        if t == "d" and self.peek() is not None and len(self.peek()) == 1 and \
+                self.peek().isupper():  # Ng's dZ^{[1]}, dA: one name
+            return Sym("d" + self.take())
         if _is_letter(t):
             return Sym(t)
         if t in GREEK:
