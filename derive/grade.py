@@ -32,6 +32,7 @@ import sympy as sp
 from derive import grade_latex as gl
 from derive.functions import LOSSES, expand_markers, relu, sigmoid, softplus
 from derive.gradients import Gradients, activation_derivative, derive
+from derive.latex import NetworkLatexPrinter, Report, build_report
 from derive.network import Network, build
 from derive.spec import DEFAULT_SPEC, NetworkSpec, SpecError, load_spec
 
@@ -44,6 +45,9 @@ MAX_FORMULAS = 400  # gradient formulas read per file
 MAX_ROW_CHARS = 20_000
 SUFFIXES = (".ipynb", ".md", ".markdown", ".tex")
 TOTAL_POINTS = 18.0  # part (c) of the assignment
+
+
+Value = sp.Expr | sp.MatrixBase  # what a formula's part evaluates to
 
 
 class Unreadable(ValueError):
@@ -111,9 +115,7 @@ class Model:
         return Points(self)
 
     @cached_property
-    def report(self):
-        from derive.latex import build_report
-
+    def report(self) -> Report:
         return build_report(self.gradients)
 
     def truth_values(self, name: str, mode: str) -> np.ndarray:
@@ -242,7 +244,6 @@ class Quantity:
         return self.kind in ("x", "y", "a", "z")
 
 
-INDEX_LETTERS = set("ijklmnpqrstuvNMT")
 BATCH = {"X", "Y", "H", "A", "Z"}  # matrices of every sample: X has one row per sample
 RESERVED = {"x", "y", "h", "a", "z", "o", "W", "w", "b", "N", "m", "M", "sigma", "partial",
             "X", "Y", "H", "A", "Z",
@@ -441,7 +442,7 @@ def _is_matrix(v) -> bool:
     return isinstance(v, sp.MatrixBase)
 
 
-def _scalar(v):
+def _scalar(v: Value) -> Value:
     if _is_matrix(v) and v.shape == (1, 1):
         return v[0, 0]
     return v
@@ -487,7 +488,7 @@ class Evaluator:
         self.r = Resolver(model)
         self.definitions = definitions
 
-    def raw(self, node, env: Env):
+    def raw(self, node: object, env: Env) -> Value | OnesVector:
         """The value of `node`; \\mathbf{1} stays a OnesVector (see _Mul)."""
         env.trace.ops += 1
         if env.trace.ops > MAX_OPS:
@@ -497,7 +498,7 @@ class Evaluator:
             raise Unreadable(f"cannot read {type(node).__name__}")
         return _scalar(method(node, env))
 
-    def eval(self, node, env: Env):
+    def eval(self, node: object, env: Env) -> Value:
         """The value of `node`, a SymPy scalar or matrix (\\mathbf{1} is a 1 that broadcasts)."""
         value = self.raw(node, env)
         return value.value() if isinstance(value, OnesVector) else value
@@ -1095,7 +1096,7 @@ def scan(rows: list[gl.Row], model: Model) -> tuple[list[Formula], dict[tuple, l
         if too_long:
             continue
         for k, (_, side) in enumerate(chain):
-            sym = gl._sym_of(side)
+            sym = gl.sym_of(side)
             if sym is None or not is_definable(sym):
                 continue
             parts = []
@@ -1446,8 +1447,6 @@ def _plain(text: str) -> str:
 
 
 def _latex(model: Model, expr: sp.Expr, letters: dict[int, str] | None = None) -> str:
-    from derive.latex import NetworkLatexPrinter
-
     return _plain(NetworkLatexPrinter(model.network, letters or {}).doprint(expr))
 
 

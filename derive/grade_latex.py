@@ -76,8 +76,9 @@ def _blank(match: re.Match) -> str:
 
 
 def strip_markdown_code(text: str) -> str:
-    """Fenced and inline code is not math, whatever dollars it holds."""
+    """Fenced and inline code and HTML comments are not math, whatever dollars they hold."""
     text = re.sub(r"(?ms)^[ \t]*(```|~~~).*?(^[ \t]*\1[^\n]*$|\Z)", _blank, text)
+    text = re.sub(r"(?s)<!--.*?(-->|\Z)", _blank, text)  # a commented-out attempt
     return re.sub(r"(`+)[^\n]*?\1", _blank, text)
 
 
@@ -868,7 +869,7 @@ def _one_index(tokens: list[str]) -> Index:
     return Index("other", "".join(tokens))
 
 
-def parse_superscript(tokens: list[str]):
+def parse_superscript(tokens: list[str]) -> tuple[tuple, bool, int, list[str]]:
     """(tags, transposed, primes, rest): ^{(1)\\top} -> ((layer 1,), True, 0, [])."""
     tags: list[tuple[str, int | str]] = []
     transpose, primes, rest = False, 0, []
@@ -923,7 +924,8 @@ class GradientLhs:
     outer: tuple[Index, ...] = field(default=())
 
 
-def _sym_of(tokens: list[str]) -> Sym | None:
+def sym_of(tokens: list[str]) -> Sym | None:
+    """The name these tokens spell (\\delta^{(1)}_n), or None if they are anything else."""
     try:
         node = parse_side(tokens)
     except LatexError:
@@ -935,7 +937,7 @@ def _loss_of(tokens: list[str]) -> Sym | None:
     """L, \\mathcal{L}, \\ell_n, J(\\theta), E, L_{BCE}: the loss; arguments are ignored."""
     if tokens and tokens[-1] == ")" and "(" in tokens:
         tokens = tokens[:tokens.index("(")]
-    loss = _sym_of(tokens)
+    loss = sym_of(tokens)
     if loss is None or loss.base not in LOSS_NAMES or loss.decos - {"cal", "bold", "scr"}:
         return None
     return loss
@@ -996,7 +998,7 @@ def _gradient_core(tokens: list[str]) -> tuple[Sym, Sym] | None:
         loss = _loss_of(num_rest if num_rest else after)
         if num_rest and after:
             return None
-        target = _sym_of(den_rest)
+        target = sym_of(den_rest)
         return (loss, target) if loss and target else None
     if tokens[0] in (r"\nabla", r"\partial") and len(tokens) > 2 and tokens[1] == "_":
         p = Parser(list(tokens[2:]))
@@ -1005,17 +1007,17 @@ def _gradient_core(tokens: list[str]) -> tuple[Sym, Sym] | None:
         except LatexError:
             return None
         loss = _loss_of(p.tokens[p.pos:])
-        target = _sym_of(target_tokens)
+        target = sym_of(target_tokens)
         return (loss, target) if loss and target else None
     if "/" in tokens:
         k = tokens.index("/")
         num_rest, den_rest = _differential(tokens[:k]), _differential(tokens[k + 1:])
         if num_rest and den_rest:
-            loss, target = _loss_of(num_rest), _sym_of(den_rest)
+            loss, target = _loss_of(num_rest), sym_of(den_rest)
             return (loss, target) if loss and target else None
         return None
     if tokens[0] == "d" and len(tokens) > 1:  # dW^{[1]}: Andrew Ng's shorthand
-        target = _sym_of(tokens[1:])
+        target = sym_of(tokens[1:])
         if target is not None and target.base in ("W", "w", "b"):
             return Sym("L"), target
     return None

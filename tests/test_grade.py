@@ -436,3 +436,31 @@ def test_every_shipped_networks_own_formulas_grade_full_marks(spec):
     for kind in ("md", "notebook"):
         result = grade.grade_path(REPO / "generated" / output_names(model.spec)[kind], model)
         assert {r.verdict for r in result.params.values()} == {"correct"}, spec
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from([".ipynb", ".md", ".tex"]),
+       st.one_of(st.binary(max_size=300),
+                 st.lists(st.sampled_from(LATEX_BITS + ['"cells"', ":", '"source"', ", "]),
+                          max_size=40).map(lambda bits: "".join(bits).encode())))
+def test_command_on_random_files_exits_0_or_2_with_one_line(tmp_path, capsys, suffix, data):
+    path = tmp_path / f"submission{suffix}"
+    path.write_bytes(data)
+    code = grade.main([str(path)])
+    captured = capsys.readouterr()
+    assert code in (0, 2)
+    if code == 2:
+        assert _one_error_line(captured.err)
+    else:
+        assert captured.out.startswith(str(path)) and not captured.err
+
+
+def test_a_folder_skips_hidden_folders(tmp_path, capsys):
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    (tmp_path / ".ipynb_checkpoints" / "old.ipynb").write_text("{broken")
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / "answers.md").write_text(r"$$\frac{dL}{db_2} = \hat y - y$$")
+    assert grade.main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "answers.md: 1/4 correct, 4.5/18 points" in out and "old.ipynb" not in out
