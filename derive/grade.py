@@ -1063,8 +1063,13 @@ class Attempt:
     single: bool = False
 
 
-def scan(rows: list[gl.Row], model: Model) -> tuple[list[Formula], dict[tuple, list[Definition]]]:
-    """The gradient formulas and the student's own definitions, in document order."""
+def scan(rows: list[gl.Row], model: Model, notes: list[str] | None = None
+         ) -> tuple[list[Formula], dict[tuple, list[Definition]]]:
+    """The gradient formulas and the student's own definitions, in document order.
+
+    A gradient whose parameter cannot be told (dL/db in a network with two biases) goes
+    to `notes`, so that it is reported, not silently dropped.
+    """
     resolver = Resolver(model)
     formulas: list[Formula] = []
     definitions: dict[tuple, list[Definition]] = {}
@@ -1084,6 +1089,13 @@ def scan(rows: list[gl.Row], model: Model) -> tuple[list[Formula], dict[tuple, l
         lhs = gl.parse_gradient_lhs(chain[0][1])
         if lhs is not None:
             readings = _target(lhs, resolver)
+            if not readings and notes is not None and lhs.target.base in ("W", "w", "b"):
+                try:
+                    resolver.quantity(lhs.target, lhs=True)
+                    why = "not a parameter of this network"
+                except Unreadable as error:
+                    why = str(error)
+                notes.append(f"[{row.where}] `{row.text[:200]}` is not graded: {why}")
             if readings and len(formulas) < MAX_FORMULAS:
                 name, items = readings[0]
                 letters = frozenset({"n"} | {i.value for i in lhs.loss.sub if i.kind == "letter"}
@@ -1649,6 +1661,7 @@ class FileResult:
     file: str
     params: dict[str, ParamResult] = field(default_factory=dict)
     error: str = ""
+    notes: list[str] = field(default_factory=list)  # gradients of no parameter it can tell
 
     def score(self, total: float) -> dict:
         n = len(self.params)
@@ -1690,9 +1703,10 @@ def text_rows(text: str, suffix: str, name: str = "") -> list[gl.Row]:
     return gl.rows_of_text(text, "tex" if suffix == ".tex" else "md")
 
 
-def grade_rows(rows: list[gl.Row], model: Model) -> dict[str, ParamResult]:
+def grade_rows(rows: list[gl.Row], model: Model,
+               notes: list[str] | None = None) -> dict[str, ParamResult]:
     """Every parameter's verdict from the formulas in `rows`."""
-    formulas, definitions = scan(rows, model)
+    formulas, definitions = scan(rows, model, notes)
     grader = Grader(model, definitions)
     attempts = [grader.grade(f) for f in formulas]
     return {name: combine(model, name, [a for a in attempts if a.formula.param == name])
@@ -1726,7 +1740,9 @@ def combine(model: Model, name: str, attempts: list[Attempt]) -> ParamResult:
 
 
 def grade_path(path: Path, model: Model) -> FileResult:
-    return FileResult(str(path), grade_rows(document_rows(path), model))
+    notes: list[str] = []
+    params = grade_rows(document_rows(path), model, notes)
+    return FileResult(str(path), params, notes=notes)
 
 
 def expand_paths(paths: list[str]) -> Iterator[tuple[Path, str]]:
@@ -1810,7 +1826,8 @@ def as_json(result: FileResult, total: float) -> dict:
             "symbolic": a.symbolic if a and r.verdict == "correct" else None,
             "formulas_found": len(r.attempts),
         }
-    return {"file": result.file, "formulas": formulas, "score": result.score(total)}
+    return {"file": result.file, "formulas": formulas, "score": result.score(total),
+            "notes": result.notes}
 
 
 def as_text(result: FileResult, total: float) -> str:
@@ -1820,6 +1837,7 @@ def as_text(result: FileResult, total: float) -> str:
     width = max(len(n) for n in result.params) if result.params else 2
     for name, r in result.params.items():
         lines.append(f"  {name:<{width}}  {r.verdict:<10}  {describe(r)}")
+    lines += [f"  note: {note}" for note in result.notes]
     return "\n".join(lines)
 
 

@@ -464,3 +464,12 @@ def test_a_folder_skips_hidden_folders(tmp_path, capsys):
     assert grade.main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "answers.md: 1/4 correct, 4.5/18 points" in out and "old.ipynb" not in out
+
+
+def test_a_gradient_of_no_parameter_it_can_tell_is_noted_not_dropped(tmp_path, capsys):
+    path = tmp_path / "answers.md"
+    path.write_text(r"$$\frac{\partial L}{\partial b} = \hat y - y$$")
+    assert grade.main([str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["formulas"]["b2"]["verdict"] == "missing"
+    assert len(result["notes"]) == 1 and "which layer" in result["notes"][0]
