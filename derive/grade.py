@@ -255,6 +255,9 @@ DECORATION_COMMANDS = {"hat": r"\hat", "vec": r"\vec", "bold": r"\mathbf", "cal"
                        "check": r"\check"}
 
 
+LAYER_BY_DIGIT = {"W", "w", "b"}  # W^1 is layer 1; h^2, x^2, \\delta^2 are powers
+
+
 def _layer_of(sym: gl.Sym) -> int | None:
     layers = [v for kind, v in sym.tags if kind == "layer"]
     if len(layers) > 1:
@@ -264,12 +267,9 @@ def _layer_of(sym: gl.Sym) -> int | None:
     return sym.bare_sup if sym.base in LAYER_BY_DIGIT else None
 
 
-LAYER_BY_DIGIT = {"W", "w", "b"}  # W^1 is layer 1; h^2, x^2, \\delta^2 are powers
-
-
 def _show(sym: gl.Sym) -> str:
     """A short LaTeX-like name of a symbol for messages."""
-    name = sym.base if len(sym.base) == 1 else "\\" + sym.base
+    name = "\\" + sym.base if "\\" + sym.base in gl.GREEK else sym.base
     for deco in sorted(sym.decos):
         name = f"{DECORATION_COMMANDS.get(deco, deco)}{{{name}}}"
     tags = "".join(f"({v})" for _, v in sym.tags)

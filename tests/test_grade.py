@@ -473,3 +473,11 @@ def test_a_gradient_of_no_parameter_it_can_tell_is_noted_not_dropped(tmp_path, c
     result = json.loads(capsys.readouterr().out)
     assert result["formulas"]["b2"]["verdict"] == "missing"
     assert len(result["notes"]) == 1 and "which layer" in result["notes"][0]
+
+
+def test_the_executed_hand_in_notebook_grades_four_of_four(model):
+    executed = REPO / "out" / "xor.ipynb"
+    if not executed.exists():
+        pytest.skip("no out/xor.ipynb here: `make notebook` writes it")
+    result = grade.grade_path(executed, model)
+    assert {r.verdict for r in result.params.values()} == {"correct"}
