@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 6756f57d4a8a9826e81961b248943a1337d64d48dcf019ecc13ee3a754f840b4
+ * inputs-sha256: 4d1742ce2dbf449902c3f255d8461492855f8fd3e98d999bd3784de655da4423
  */
 #include <math.h>
 

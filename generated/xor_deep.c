@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 21cccead9c988f51ccc9b3fd35e7e14c2c164603cb42ba28133f730b734bf5f5
+ * inputs-sha256: a78167e6d6dd91a09708e59fdb2a821930c0b9555be22fd1460b8eb6bc4894e8
  */
 #include <math.h>
 

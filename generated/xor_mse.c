@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 8c6f35fa33abc92e6df84acc044ef4dc2f4dfd89db953428dda25a5889492ba8
+ * inputs-sha256: 6b9c4125cbc01f5e12d4c7fa7814b1db4c3fedcccadcc14acc50ab1f4d63e684
  */
 #include <math.h>
 

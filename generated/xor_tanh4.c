@@ -4,7 +4,7 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: a21724541fa79b1ff8ce8c77fb5606f5a575d7aa6be136ab9b383b6016644828
+ * inputs-sha256: c90bc1c3ac1c6f1c2cdb69ace8ac289d6e3efb0f0aa94248479edd6ed6648fbc
  */
 #include <math.h>
 
