@@ -1,6 +1,7 @@
 """`python -m derive`: derive a spec's gradients and write generated/ (see --help).
 
-`python -m derive check` runs the finite-difference gradient check instead (derive/check.py).
+`python -m derive check` runs the finite-difference gradient check instead (derive/check.py);
+`python -m derive grade PATH...` checks the gradient formulas of notebooks (derive/grade.py).
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         from derive.check import main as check_main
 
         return check_main(argv[1:])
+    if argv[:1] == ["grade"]:
+        from derive.grade import main as grade_main
+
+        return grade_main(argv[1:])
     parser = _Parser(prog="python -m derive", description=__doc__)
     parser.add_argument("spec_file", nargs="?", metavar="SPEC",
                         help="spec to derive: a name in specs/ or a .toml path")

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: c3aefce311d8719aceb90d7e614bde72a46d513cee3a6a600506f31da54c1200
- * source-sha256: 5a4493776ad8da5e3f1480bc8cf469847ebfd8c723568d43a27b4b5e2c16d827
+ * inputs-sha256: c45d9edd78959c8e88f05e4d95b179efc9f7b22d3bdc6fd1e5fdccca414a2150
+ * source-sha256: 42d4f1643b8a7dcc9982498901575c192559bc3718b23e334067e406b487586c
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 16466ff0af277cc293fa81937df3aa057379293377fa104c3d7ddcd5b65cea89
- * source-sha256: 9ee194e0eb5c453a4870f3e8b9d560234fa23f0b2b299e3de974a8feff3381d0
+ * inputs-sha256: 6f502be1ec59922ad7e91037885f0977be913743fbdcb21fa218458e9b45ed87
+ * source-sha256: 014a815afd17e5f7a612ae55456e3694ba0e5752756a4c95024d19b30bbedc56
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

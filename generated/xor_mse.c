@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: c12393566649f33420caf6396e92dc0f09543a7909c0e4706c4d5a1208e8e243
- * source-sha256: fec0a9074771b562c2169c7653c3e339df51dcea4d00561a9e873b61eaaa965f
+ * inputs-sha256: 9f99fa4f2b9eed157d286e604701c60f8018370d8cdadf8112cbc40d3749187a
+ * source-sha256: 6b106918326d285df6ac92e16673ee4a25ff8f7402521bb962b0ceb57553c66a
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: b05e93a09b55a28a346ea4968ccfcf563e2fbe052cf86f8c73131ef1b4389a96
- * source-sha256: 71521ef68d6c0de888021ed831a708c8ba9654bb9791cb5cff2499578c5f7bc9
+ * inputs-sha256: dcfefed11e75e912622ee8f5db4efec5d5d7fdf6f8bbf8f88148c7300fb5475c
+ * source-sha256: 7fa654211c88fb15addab59316dae499d33288a14d5120ba5d691c13b79834cd
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
