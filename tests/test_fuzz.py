@@ -66,7 +66,8 @@ def train_argvs(draw):
     return argv
 
 
-@FUZZ
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(argv=train_argvs())
 def test_fuzzed_training_flags(argv, capsys):
     with tempfile.TemporaryDirectory() as tmp:

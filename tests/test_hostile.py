@@ -177,7 +177,7 @@ def test_a_corrupt_cached_library_is_rebuilt_and_a_hanging_compiler_times_out(tm
     assert "training with Python instead" in result.stderr
 
 
-@pytest.mark.parametrize("runs", [4, 8])
+@pytest.mark.parametrize("runs", [4, pytest.param(8, marks=pytest.mark.slow)])
 def test_parallel_runs_into_one_folder_leave_one_complete_set(tmp_path, runs):
     out = tmp_path / "shared"
     out.mkdir()
