@@ -75,3 +75,16 @@ def require_cc() -> str:
         pytest.skip("no C compiler on PATH (apt-get install gcc): the C loop cannot be built; "
                     ".ci/run installs one and sets REQUIRE_CC=1")
     return compiler
+
+
+def copy_project(target: Path) -> Path:
+    """train.py, generated/, derive/ and specs/ copied into `target`: a project to tamper with."""
+    import shutil
+
+    for name in ("train.py", "generated", "derive", "specs"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target / name)
+    return target

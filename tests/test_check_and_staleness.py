@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import REPO, run
+from conftest import REPO, copy_project, run
 
 import train
 from derive import stamps
@@ -42,19 +42,8 @@ def test_train_recomputes_derives_inputs_hash():
     assert stamps.inputs_hash(spec_file, REPO / "derive") == expected == train.model.INPUTS_SHA256
 
 
-def _copy_project(tmp_path):
-    for name in ("train.py", "generated", "derive", "specs"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name,
-                            ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, tmp_path / name)
-    return tmp_path
-
-
 def test_hand_edited_generated_module_is_refused(tmp_path):
-    project = _copy_project(tmp_path)
+    project = copy_project(tmp_path)
     assert run(["train.py", "--epochs", "3", "--quiet"], cwd=project).returncode == 0
     module = project / "generated" / "xor.py"
     module.write_text(module.read_text().replace("delta2 = y_hat - y", "delta2 = 2*(y_hat - y)"))
@@ -66,7 +55,7 @@ def test_hand_edited_generated_module_is_refused(tmp_path):
 
 
 def test_changed_template_makes_the_module_stale(tmp_path):
-    project = _copy_project(tmp_path)
+    project = copy_project(tmp_path)
     template = project / "derive" / "templates" / "module.py.j2"
     template.write_text(template.read_text() + "\n# a change\n")
     result = run(["train.py", "--epochs", "3", "--out", str(tmp_path / "out")], cwd=project)
@@ -77,7 +66,7 @@ def test_changed_template_makes_the_module_stale(tmp_path):
 
 def test_without_derive_folder_training_still_runs(tmp_path):
     """A student who copies train.py and generated/ alone can still train."""
-    project = _copy_project(tmp_path)
+    project = copy_project(tmp_path)
     for path in (project / "derive").iterdir():  # all but the stdlib recipes train.py shares
         if path.name not in ("__init__.py", "stamps.py"):
             shutil.rmtree(path) if path.is_dir() else path.unlink()

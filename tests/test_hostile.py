@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run
+from conftest import REPO, copy_project, run
 
 from derive.__main__ import render_all
 from derive.files import ESCAPES, input_hash
@@ -103,18 +103,8 @@ def test_spec_limits_are_one_line(tmp_path, name, text):
     assert "\n" not in str(caught.value)
 
 
-def _project(tmp_path: Path) -> Path:
-    for name in ("train.py", "generated", "derive", "specs"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, tmp_path / name)
-    return tmp_path
-
-
 def test_code_appended_after_a_copied_hash_line_never_runs(tmp_path):
-    project = _project(tmp_path)
+    project = copy_project(tmp_path)
     assert run(["train.py", "--epochs", "2", "--quiet"], cwd=project).returncode == 0
     module = project / "generated" / "xor.py"
     text = module.read_text()
@@ -130,7 +120,7 @@ def test_code_appended_after_a_copied_hash_line_never_runs(tmp_path):
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler: the C loop is not built")
 def test_a_hand_edited_c_loop_is_refused(tmp_path):
-    project = _project(tmp_path)
+    project = copy_project(tmp_path)
     source = project / "generated" / "xor.c"
     source.write_text(source.read_text().replace("-= lr", "+= lr"))
     result = run(["train.py", "--epochs", "2", "--backend", "c"], cwd=project,

@@ -30,26 +30,24 @@ def test_the_relu_2_3_1_that_once_cried_wolf_derives(tmp_path):
     assert set(gradients.params) == {"W1", "b1", "w2", "b2"}
 
 
-@settings(max_examples=5, deadline=None)
-@given(data=st.data())
-def test_random_small_networks_derive(tmp_path_factory, data):
-    depth = data.draw(st.integers(1, 2))
-    hidden = data.draw(st.lists(st.integers(1, 3), min_size=depth, max_size=depth))
+def _draw_and_derive(tmp_path_factory, data, depths: int, widths: int) -> None:
+    """A random small network; derive() raises DerivationError if its proof refuses it."""
+    depth = data.draw(st.integers(1, depths))
+    hidden = data.draw(st.lists(st.integers(1, widths), min_size=depth, max_size=depth))
     activations = data.draw(st.lists(st.sampled_from(NAMES), min_size=depth, max_size=depth))
     output, loss = data.draw(st.sampled_from([("sigmoid", "bce"), ("sigmoid", "mse"),
                                               ("identity", "mse")]))
-    spec = _spec(tmp_path_factory.mktemp("spec"), hidden, activations, output, loss)
-    derive(build(spec))  # raises DerivationError if the proof refuses it
+    derive(build(_spec(tmp_path_factory.mktemp("spec"), hidden, activations, output, loss)))
+
+
+@settings(max_examples=5, deadline=None)
+@given(data=st.data())
+def test_random_small_networks_derive(tmp_path_factory, data):
+    _draw_and_derive(tmp_path_factory, data, depths=2, widths=3)
 
 
 @pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_many_random_small_networks_derive(tmp_path_factory, data):
-    depth = data.draw(st.integers(1, 3))
-    hidden = data.draw(st.lists(st.integers(1, 5), min_size=depth, max_size=depth))
-    activations = data.draw(st.lists(st.sampled_from(NAMES), min_size=depth, max_size=depth))
-    output, loss = data.draw(st.sampled_from([("sigmoid", "bce"), ("sigmoid", "mse"),
-                                              ("identity", "mse")]))
-    spec = _spec(tmp_path_factory.mktemp("spec"), hidden, activations, output, loss)
-    derive(build(spec))
+    _draw_and_derive(tmp_path_factory, data, depths=3, widths=5)

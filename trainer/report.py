@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from derive.stamps import write_atomic
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
@@ -124,21 +125,6 @@ def render_report(run: Path) -> str:
         has_loss=(run / "loss.png").is_file(), has_boundary=(run / "boundary.png").is_file())
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, with the permissions the umask gives."""
-    umask = os.umask(0)
-    os.umask(umask)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _compile(tex: Path, timeout: float = 120) -> str | None:
     """Compile with pdflatex in a scratch folder; the PDF's path, or None without pdflatex."""
     engine = shutil.which("pdflatex")
@@ -155,7 +141,7 @@ def _compile(tex: Path, timeout: float = 120) -> str | None:
             errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
             raise ReportError(f"pdflatex failed on {tex}: {(errors or ['see its log'])[0]}")
         target = tex.with_suffix(".pdf")
-        _write_atomic(target, (Path(scratch) / target.name).read_bytes())
+        write_atomic(target, (Path(scratch) / target.name).read_bytes())
     return str(target)
 
 
@@ -168,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         text = render_report(args.run)
         target = args.run / "report.tex"
-        _write_atomic(target, text.encode("utf-8"))
+        write_atomic(target, text.encode("utf-8"))
         pdf = _compile(target)
     except ReportError as error:
         print(f"report: error: {error}", file=sys.stderr)
