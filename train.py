@@ -730,10 +730,16 @@ def staged_outputs(out: Path, names: tuple[str, ...]):
         raise BadInput(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=out, prefix=".run-"))
+    # `.owner` is locked while this run lives (the kernel drops the lock when it dies); it
+    # gets its name only once locked, so no other run can take a live folder for a dead one.
+    owner = open(stage / ".owner.new", "w")
     try:
+        fcntl.flock(owner, fcntl.LOCK_EX)
+        os.rename(stage / ".owner.new", stage / ".owner")
         yield stage
         with open(out / ".lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            _remove_dead_stages(out, stage)
             blocked = [n for n in names if (out / n).exists() and not (out / n).is_file()]
             if blocked:
                 raise BadInput(f"--out {out}: {blocked[0]} is in the way (not a regular file); "
@@ -744,6 +750,21 @@ def staged_outputs(out: Path, names: tuple[str, ...]):
                 elif (out / name).is_file():
                     (out / name).unlink()
     finally:
+        owner.close()
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _remove_dead_stages(out: Path, mine: Path) -> None:
+    """Private folders of runs that were killed: their `.owner` lock is free again. A live
+    run's folder, or anything without such a lock, is left alone."""
+    for stage in out.glob(".run-*"):
+        if stage == mine or not (stage / ".owner").is_file():
+            continue
+        with open(stage / ".owner") as owner:
+            try:
+                fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its run is still writing
         shutil.rmtree(stage, ignore_errors=True)
 
 
