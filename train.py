@@ -642,7 +642,7 @@ def plot_sweep(path: Path, results, count: int, epochs: int, data_name: str) -> 
 
 # ---------------------------------------------------------------- the PyTorch referee
 
-TORCH_HINT = ".venv/bin/pip install -e '.[torch]' (CPU build, torch==2.13.0)"
+TORCH_HINT = "run `make setup-torch` (torch==2.13.0, a CPU build)"
 
 
 def _import_torch():
@@ -971,6 +971,8 @@ def train_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.inits is None and len(args.lr) > 1:
         raise BadInput("a list of learning rates needs --inits K (one ensemble per rate)")
+    if args.compare_torch:
+        _import_torch()  # before training, not after it
     if args.inits is not None and (args.compare_torch or args.init):
         raise BadInput("--compare-torch and --init are for one run; leave out --inits")
 

@@ -53,12 +53,19 @@ def render_all(spec: NetworkSpec, stamp: str) -> dict[str, str]:
 def is_fresh(spec: NetworkSpec, out_dir: Path, stamp: str) -> bool:
     """Every output carries `stamp` (the C loop counts only where one was written)."""
     from derive.files import read_stamp
+    from derive.stamps import C_MARKER, PY_MARKER, is_intact
 
     names = output_names(spec)
     required = [names[kind] for kind in ("module", "tex", "md", "notebook")]
     optional = out_dir / names["c"]
-    return (all(read_stamp(out_dir / name) == stamp for name in required)
-            and (not optional.exists() or read_stamp(optional) == stamp))
+    if not all(read_stamp(out_dir / name) == stamp for name in required):
+        return False
+    if optional.exists() and read_stamp(optional) != stamp:
+        return False
+    # A hand-edited module or C loop is not fresh: derive it again rather than keep it.
+    code = [(out_dir / names["module"], PY_MARKER), (optional, C_MARKER)]
+    return all(is_intact(path.read_text(encoding="utf-8", errors="replace"), marker)
+               for path, marker in code if path.exists())
 
 
 class _Parser(argparse.ArgumentParser):

@@ -88,6 +88,13 @@ def main(argv: list[str]) -> int:
     if not 1 <= args.points <= 100_000 or not 0 < args.tol < float("inf") or args.seed < 0:
         parser.error("--points must be from 1 to 100000, --tol a positive number and --seed "
                      ">= 0")
+    if args.module is None and path.is_file():
+        from derive.stamps import PY_MARKER, is_intact
+
+        if not is_intact(path.read_text(encoding="utf-8", errors="replace"), PY_MARKER):
+            print(f"derive check: error: {path} was edited by hand (its own hash does not "
+                  "match); run `make derive` to regenerate it", file=sys.stderr)
+            return 2
     try:
         model = load_module(path)
         missing = [a for a in ("PARAMS", "N_INPUTS", "loss", "gradients") if not hasattr(model, a)]

@@ -38,6 +38,24 @@ def execute(source: Path, timeout: int = 600) -> str:
     return nbformat.writes(notebook) + "\n"
 
 
+def _keep_the_students_first_cell(target: Path, text: str) -> str:
+    """A rerun keeps the name and student ID typed into the first cell of the last copy."""
+    import json
+
+    try:
+        old = json.loads(target.read_text(encoding="utf-8"))["cells"][0]
+        new = json.loads(text)
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return text
+    first = new["cells"][0]
+    if (old.get("cell_type") == "markdown" == first.get("cell_type")
+            and old.get("source") != first.get("source")
+            and "".join(old.get("source", "")).startswith("# ")):
+        first["source"] = old["source"]
+        return json.dumps(new, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m derive.execute_notebook",
                                      description=__doc__.splitlines()[0])
@@ -63,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as error:  # the kernel did not start or answer
         print(f"execute_notebook: error: {error}", file=sys.stderr)
         return 1
+    text = _keep_the_students_first_cell(args.target, text)
     write_atomic(args.target, text)
     print(f"execute_notebook: wrote {args.target} (executed, outputs embedded)")
     return 0

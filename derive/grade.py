@@ -1676,6 +1676,8 @@ def document_rows(path: Path) -> list[gl.Row]:
     if suffix not in SUFFIXES:
         raise BadInput(f"{path}: not a notebook, Markdown or TeX file (.ipynb, .md, .tex)")
     try:
+        if not path.is_file():  # /dev/zero, a FIFO: never read what has no end
+            raise BadInput(f"{path}: not a regular file")
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise BadInput(f"{path}: too large ({size / 2**20:.0f} MB; the limit is "
@@ -1751,9 +1753,13 @@ def expand_paths(paths: list[str]) -> Iterator[tuple[Path, str]]:
         path = Path(text)
         if path.is_dir():
             try:
-                found = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES
-                               and not any(part.startswith(".") for part in
-                                           p.relative_to(path).parts) and p.is_file())
+                candidates = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES
+                                    and not any(part.startswith(".") for part in
+                                                p.relative_to(path).parts))
+                found = [p for p in candidates if p.is_file()]
+                for p in candidates:
+                    if not p.is_file() and not p.is_dir():
+                        yield p, f"{p}: not a regular file; skipped"
             except OSError as error:
                 yield path, f"{path}: cannot list ({error.strerror or 'error'})"
                 continue
@@ -1841,6 +1847,12 @@ def as_text(result: FileResult, total: float) -> str:
     return "\n".join(lines)
 
 
+def _cell(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @) is quoted first."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def csv_text(results: list[FileResult], names: list[str], total: float) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -1848,14 +1860,15 @@ def csv_text(results: list[FileResult], names: list[str], total: float) -> str:
                      *(c for n in names for c in (n, f"{n}_diagnosis")), "error"])
     for r in results:
         if r.error:
-            writer.writerow([r.file, "", "", "", "", total, *([""] * 2 * len(names)), r.error])
+            writer.writerow([_cell(r.file), "", "", "", "", total, *([""] * 2 * len(names)),
+                             _cell(r.error)])
             continue
         s = r.score(total)
         cells = []
         for n in names:
             p = r.params[n]
-            cells += [p.verdict, as_json(r, total)["formulas"][n]["diagnosis"]]
-        writer.writerow([r.file, s["correct"], s["of"], s["share"], s["points"], total,
+            cells += [p.verdict, _cell(as_json(r, total)["formulas"][n]["diagnosis"])]
+        writer.writerow([_cell(r.file), s["correct"], s["of"], s["share"], s["points"], total,
                          *cells, ""])
     return out.getvalue()
 
@@ -1899,6 +1912,8 @@ def main(argv: list[str]) -> int:
 def _run(args: argparse.Namespace, parser: _Parser) -> int:
     if not (args.points >= 0 and np.isfinite(args.points)):
         parser.error("--points must be a non-negative number")
+    if args.csv is not None and not args.csv.strip():
+        parser.error("--csv needs a file name")
     try:
         model = model_for(args.spec)
     except SpecError as error:

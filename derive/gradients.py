@@ -217,9 +217,14 @@ def prove(gradients: Gradients) -> None:
     the loss evaluated layer by layer, at every entry of every parameter.
     """
     if gradients.network.n_params <= MONOLITHIC_LIMIT:
-        prove_monolithic(gradients)
-    else:
-        prove_by_differences(gradients)
+        try:
+            prove_monolithic(gradients)
+            return
+        except (TypeError, ValueError):
+            # SymPy's derivative of nested max() (deep ReLU networks) can print as NumPy code
+            # that does not run: that derivative cannot be evaluated, so prove the other way.
+            pass
+    prove_by_differences(gradients)
 
 
 def prove_monolithic(gradients: Gradients) -> None:

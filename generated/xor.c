@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: c45d9edd78959c8e88f05e4d95b179efc9f7b22d3bdc6fd1e5fdccca414a2150
- * source-sha256: 42d4f1643b8a7dcc9982498901575c192559bc3718b23e334067e406b487586c
+ * inputs-sha256: b71fdaf665ebfff5e6ff63975d3bf75c5c482a12ae6b218d3669e2120ef11955
+ * source-sha256: 843b97fc2b7751769941d0bf2c820bc6c8d016ebfb69fde9b21de2c60c48976b
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 6f502be1ec59922ad7e91037885f0977be913743fbdcb21fa218458e9b45ed87
- * source-sha256: 014a815afd17e5f7a612ae55456e3694ba0e5752756a4c95024d19b30bbedc56
+ * inputs-sha256: 138997b7a09c55e9a6341deaedd361bf907954365decccd77b4534666384928c
+ * source-sha256: 57453684d5f739c56c9aecef09b94148f89a45d9018a6cc4038ee6ef3ab947c6
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 9f99fa4f2b9eed157d286e604701c60f8018370d8cdadf8112cbc40d3749187a
- * source-sha256: 6b106918326d285df6ac92e16673ee4a25ff8f7402521bb962b0ceb57553c66a
+ * inputs-sha256: 52b274dbd73ecabc07c4ca62cc5303dee79e8d34c24ab61acd9c6cc38e789514
+ * source-sha256: 81d66a8a8b27434886b5f89a2968a72401f17559ddc845f33fff8481f9cadb9f
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: dcfefed11e75e912622ee8f5db4efec5d5d7fdf6f8bbf8f88148c7300fb5475c
- * source-sha256: 7fa654211c88fb15addab59316dae499d33288a14d5120ba5d691c13b79834cd
+ * inputs-sha256: 55144378deea175b7e384844189b0e4f1b8a121f5789f0a69e3c509bafada378
+ * source-sha256: 18802bf542e89f47f2610027039b11077be915d797113e60f464c14af4732977
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

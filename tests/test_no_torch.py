@@ -13,6 +13,6 @@ def test_compare_torch_without_torch_says_how_to_install(tmp_path):
     result = run(["train.py", "--compare-torch", "--epochs", "5", "--out", str(out)],
                  env={"PYTHONPATH": str(blocker)})
     assert result.returncode == 2
-    assert "pip install -e '.[torch]'" in result.stderr and "torch==2.13.0" in result.stderr
+    assert "make setup-torch" in result.stderr and "torch==2.13.0" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
