@@ -64,8 +64,12 @@ def is_fresh(spec: NetworkSpec, out_dir: Path, stamp: str) -> bool:
         return False
     # A hand-edited module or C loop is not fresh: derive it again rather than keep it.
     code = [(out_dir / names["module"], PY_MARKER), (optional, C_MARKER)]
-    return all(is_intact(path.read_text(encoding="utf-8", errors="replace"), marker)
-               for path, marker in code if path.exists())
+    if not all(is_intact(path.read_text(encoding="utf-8", errors="replace"), marker)
+               for path, marker in code if path.exists()):
+        return False
+    from derive.execute_notebook import edited_by_hand
+
+    return edited_by_hand(out_dir / names["notebook"]) is None
 
 
 class _Parser(argparse.ArgumentParser):

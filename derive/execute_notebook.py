@@ -38,6 +38,26 @@ def execute(source: Path, timeout: int = 600) -> str:
     return nbformat.writes(notebook) + "\n"
 
 
+def edited_by_hand(source: Path) -> str | None:
+    """Why a generated notebook must not run (its cells differ from what `make derive`
+    wrote), or None. Notebooks of one's own, without our metadata, are run as they are."""
+    import json
+
+    from derive.stamps import cells_hash
+
+    try:
+        notebook = json.loads(source.read_text(encoding="utf-8"))
+        recorded = notebook.get("metadata", {}).get("derive-nn", {}).get("cells-sha256")
+        if recorded is None:
+            return None
+        if cells_hash(notebook["cells"]) != recorded:
+            return (f"{source} was edited by hand (its cells no longer match their hash); run "
+                    "`make derive` to regenerate it, and edit the executed copy in out/")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return f"{source}: not a readable notebook"
+    return None
+
+
 def _keep_the_students_first_cell(target: Path, text: str) -> str:
     """A rerun keeps the name and student ID typed into the first cell of the last copy."""
     import json
@@ -65,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.source.is_file():
         print(f"execute_notebook: error: {args.source}: no such notebook; run `make derive`",
               file=sys.stderr)
+        return 2
+
+    edited = edited_by_hand(args.source)
+    if edited:
+        print(f"execute_notebook: error: {edited}", file=sys.stderr)
         return 2
 
     from nbclient.exceptions import CellExecutionError

@@ -16,6 +16,7 @@ from derive.codegen import module_context, readable_model_context
 from derive.files import template_environment
 from derive.gradients import Gradients
 from derive.latex import build_report
+from derive.stamps import cells_hash
 
 CELL_MARK = re.compile(r"^%% (markdown|code)$", re.M)
 
@@ -51,6 +52,7 @@ def build_notebook(gradients: Gradients, stamp: str) -> nbformat.NotebookNode:
         cell = make(source)
         cell["id"] = f"cell-{number:02d}"
         notebook.cells.append(cell)
+    notebook.metadata["derive-nn"]["cells-sha256"] = cells_hash(notebook.cells)
     nbformat.validate(notebook)
     return notebook
 

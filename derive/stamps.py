@@ -12,6 +12,7 @@ without SymPy or Jinja.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -51,6 +52,13 @@ def is_intact(text: str, marker: str) -> bool:
     """Whether the file still has the hash it was written with."""
     _, digits = _zeroed(text, marker)
     return digits is not None and digits == self_hash(text, marker)
+
+
+def cells_hash(cells: list[dict]) -> str:
+    """sha256 of a notebook's cells (kind and source): its metadata carries it, so that a
+    hand-edited generated notebook is noticed before it is run."""
+    content = [[cell["cell_type"], "".join(cell["source"])] for cell in cells]
+    return hashlib.sha256(json.dumps(content, ensure_ascii=True).encode()).hexdigest()
 
 
 def inputs_hash(spec_file: Path, derive_dir: Path) -> str | None:

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: b71fdaf665ebfff5e6ff63975d3bf75c5c482a12ae6b218d3669e2120ef11955
- * source-sha256: 843b97fc2b7751769941d0bf2c820bc6c8d016ebfb69fde9b21de2c60c48976b
+ * inputs-sha256: 513ef8a2099d5a3f79929e41acf6e152d2cbd9b968f331bdeca842ac66c38e11
+ * source-sha256: 3c2941a7a79620708b5f4cb480230653171e8280d8da2ab67745bbfbdebe6608
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 138997b7a09c55e9a6341deaedd361bf907954365decccd77b4534666384928c
- * source-sha256: 57453684d5f739c56c9aecef09b94148f89a45d9018a6cc4038ee6ef3ab947c6
+ * inputs-sha256: b8539d3b322f2f9bb49dc0346bd918c6be9659e0e7e7b925bb1f15d553054a1a
+ * source-sha256: 44c1b58b7b7296157edd7e966a93052660a80eb91b01ea8fdbc9502a77c8ee13
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 52b274dbd73ecabc07c4ca62cc5303dee79e8d34c24ab61acd9c6cc38e789514
- * source-sha256: 81d66a8a8b27434886b5f89a2968a72401f17559ddc845f33fff8481f9cadb9f
+ * inputs-sha256: 23d707cecadaeda80e3b2c5b2081492c8c0eff0db3a72f8537c55fd152e4dcf7
+ * source-sha256: 2450857f84d33ce81f56984c13c9ad08900301c3f546344ac49f4d8f828767ef
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 55144378deea175b7e384844189b0e4f1b8a121f5789f0a69e3c509bafada378
- * source-sha256: 18802bf542e89f47f2610027039b11077be915d797113e60f464c14af4732977
+ * inputs-sha256: b6eb9f504bc9fae8d59c32c0cb0cff7e19544515e48e77ecede9f1a2943c2551
+ * source-sha256: 26028d127db258d471ad169f29f081a20dbf04ba99af7dce6fa5dba9d4113b63
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

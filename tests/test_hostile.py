@@ -295,3 +295,17 @@ def test_ensemble_memory_stays_bounded_on_a_large_data_set(tmp_path):
     assert result.returncode == 0, result.stderr
     peak_kb = int(result.stdout.strip().splitlines()[-1])
     assert peak_kb < 1_000_000, peak_kb
+
+
+def test_a_hand_edited_generated_notebook_is_refused_and_rederived(tmp_path):
+    project = copy_project(tmp_path)
+    notebook = project / "generated" / "xor.ipynb"
+    notebook.write_text(notebook.read_text().replace("eta = 1.0  # learning rate",
+                                                     "eta = 2.0  # learning rate"))
+    result = run(["-m", "derive.execute_notebook", str(notebook), str(tmp_path / "x.ipynb")])
+    assert result.returncode == 2 and "edited by hand" in result.stderr
+    assert _one_line_error(result) and not (tmp_path / "x.ipynb").exists()
+    result = run(["-m", "derive", "xor", "--if-stale", "--out", str(project / "generated")],
+                 cwd=project)
+    assert result.returncode == 0 and "wrote" in result.stdout
+    assert "eta = 1.0  # learning rate" in notebook.read_text()
