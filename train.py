@@ -41,6 +41,7 @@ if __name__ == "__main__":  # Ctrl-C while NumPy loads: one line, not a tracebac
 import numpy as np  # noqa: E402
 
 from derive import stamps  # noqa: E402
+from trainer import optim  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -193,14 +194,18 @@ FAST_PATH_MAX_SAMPLES = 64  # up to here train_fast (plain Python) beats NumPy; 
 
 def train(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, lr: float, epochs: int,
           report: Callable[[int, float], None] | None = None, path: str = "auto",
+          optimizer: optim.Optimizer | None = None,
           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Run `epochs` steps of theta <- theta - lr * dL/dtheta; return the params and losses.
 
     history[e] is the loss before update e, as the course notebook records it. `path`:
     "c" runs the generated C loop, "fast" the generated plain-Python loop (small networks
     and batches), "numpy" steps through loss_and_gradients; "auto" takes the fastest that
-    applies here.
+    applies here. An `optimizer` other than plain gradient descent (trainer/optim.py) runs
+    on the NumPy loop: the generated fast loops carry theta <- theta - lr g only.
     """
+    if optimizer is not None and not optimizer.is_plain:
+        path = "numpy"
     path = choose_path(len(X), path)
     result = None
     if path == "c":
@@ -212,7 +217,7 @@ def train(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, lr: float
             result = None
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below, not warned
         if result is None:
-            result = _descend(params, X, y, lr, epochs)
+            result = _descend(params, X, y, lr, epochs, optimizer)
         trained, history = result
         _check_converged(trained, history, lr, X, y)
     if report is not None:
@@ -352,14 +357,15 @@ def _train_compiled(params, X, y, lr, epochs):
     return trained, losses
 
 
-def _descend(params, X, y, lr, epochs):
+def _descend(params, X, y, lr, epochs, optimizer: optim.Optimizer | None = None):
+    step = (optimizer or optim.make("sgd", lr)).step
     history = np.empty(epochs)
     for epoch in range(epochs):
         loss, grads = model.loss_and_gradients(params, X, y)
         history[epoch] = loss
         if not math.isfinite(loss):
             break
-        params = {name: value - lr * grads[name] for name, value in params.items()}
+        params = step(params, grads)
     return params, history
 
 
@@ -654,7 +660,8 @@ def _import_torch():
 
 
 def torch_reference(init: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, lr: float,
-                    epochs: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+                    epochs: int, optimizer: optim.Optimizer | None = None,
+                    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The course notebook's loop in PyTorch (float64): nn.Linear + activation layers,
     BCELoss, SGD, from the same initial parameters. Optional: only --compare-torch uses it."""
     torch = _import_torch()
@@ -671,7 +678,14 @@ def torch_reference(init: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, l
         layers += [linear, activation[act]()]
     net = torch.nn.Sequential(*layers)
     loss_fn = {"bce": torch.nn.BCELoss, "mse": torch.nn.MSELoss}[model.LOSS_NAME]()
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    settings = optimizer or optim.make("sgd", lr)
+    if settings.name == "adam":
+        optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr, betas=settings.betas,
+                                     eps=settings.eps, weight_decay=settings.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(net.parameters(), lr=settings.lr,
+                                    momentum=settings.momentum, nesterov=settings.nesterov,
+                                    weight_decay=settings.weight_decay)
     inputs, targets = torch.from_numpy(X.copy()), torch.from_numpy(y.copy()).reshape(-1, 1)
     history = np.empty(epochs)
     for step in range(epochs):
@@ -686,13 +700,17 @@ def torch_reference(init: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, l
     return params, history
 
 
-def compare_with_torch(init, X, y, lr, epochs, params, history) -> dict[str, object]:
+def compare_with_torch(init, X, y, lr, epochs, params, history,
+                       optimizer: optim.Optimizer | None = None) -> dict[str, object]:
     """Train the PyTorch referee from `init` and print how far it lands from our run."""
     torch = _import_torch()
-    torch_params, torch_history = torch_reference(init, X, y, lr, epochs)
+    torch_params, torch_history = torch_reference(
+        init, X, y, lr, epochs, None if optimizer is None else optim.make(**{
+            k: tuple(v) if k == "betas" else v for k, v in optimizer.settings().items()}))
     loss_gap = float(np.max(np.abs(torch_history - history)))
     param_gap = max(float(np.max(np.abs(torch_params[k] - params[k]))) for k in params)
-    print(f"PyTorch {torch.__version__} (float64, same init, SGD lr {lr:g}, {epochs} epochs): "
+    name = "Adam" if optimizer is not None and optimizer.name == "adam" else "SGD"
+    print(f"PyTorch {torch.__version__} (float64, same init, {name} lr {lr:g}, {epochs} epochs): "
           f"max |loss difference| {loss_gap:.3g}, max |parameter difference| {param_gap:.3g}")
     summary = {"version": torch.__version__, "max_loss_difference": loss_gap,
                "max_param_difference": param_gap}
@@ -916,6 +934,19 @@ def _spec_parser(prog: str, description: str, epilog: str | None = None,
     return parser
 
 
+unit_float = _number(float, lambda v: 0 <= v < 1, "a number from 0 up to (not including) 1")
+nonnegative_float = _number(float, lambda v: math.isfinite(v) and v >= 0,
+                            "a finite number >= 0")
+
+
+def betas_pair(text: str) -> tuple[float, float]:
+    """Adam's (beta1, beta2), each in [0, 1)."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not two numbers such as 0.9,0.999")
+    return (unit_float(parts[0].strip()), unit_float(parts[1].strip()))
+
+
 def out_dir(text: str) -> Path:
     """An output folder; an empty name would silently mean the current folder."""
     if not text.strip():
@@ -965,6 +996,20 @@ def train_main(argv: list[str]) -> int:
                         help="training loop: c (generated C, compiled on first use), python "
                              "(generated plain-Python loop), numpy, or auto: the fastest here "
                              "(default: %(default)s)")
+    parser.add_argument("--optimizer", choices=optim.NAMES, default="sgd",
+                        help="update rule, in PyTorch's form: sgd (plain gradient descent), "
+                             "momentum (SGD with momentum) or adam (default: %(default)s)")
+    parser.add_argument("--momentum", type=unit_float, default=0.9, metavar="MU",
+                        help="momentum of --optimizer momentum (default: %(default)s)")
+    parser.add_argument("--nesterov", action="store_true",
+                        help="Nesterov momentum with --optimizer momentum (default: off)")
+    parser.add_argument("--betas", type=betas_pair, default=(0.9, 0.999), metavar="B1,B2",
+                        help="Adam's decay rates (default: 0.9,0.999)")
+    parser.add_argument("--eps", type=positive_float, default=1e-8,
+                        help="Adam's epsilon (default: %(default)s)")
+    parser.add_argument("--weight-decay", type=nonnegative_float, default=0.0, metavar="L",
+                        help="L2 penalty added to every gradient, as PyTorch's weight_decay "
+                             "(default: %(default)s)")
     parser.add_argument("--inits", type=inits_int, default=None, metavar="K",
                         help="train K initialisations at once (seeds SEED..SEED+K-1) and "
                              "report how many solve the data (default: one network)")
@@ -973,6 +1018,13 @@ def train_main(argv: list[str]) -> int:
         raise BadInput("a list of learning rates needs --inits K (one ensemble per rate)")
     if args.compare_torch:
         _import_torch()  # before training, not after it
+    plain = args.optimizer == "sgd" and args.weight_decay == 0.0
+    if not plain and args.inits is not None:
+        raise BadInput(f"--inits trains with plain gradient descent only; leave out "
+                       f"--optimizer {args.optimizer} and --weight-decay")
+    if not plain and args.backend in ("c", "python"):
+        raise BadInput(f"--backend {args.backend} runs plain gradient descent only; "
+                       f"--optimizer {args.optimizer} and --weight-decay run on --backend numpy")
     if args.inits is not None and (args.compare_torch or args.init):
         raise BadInput("--compare-torch and --init are for one run; leave out --inits")
 
@@ -986,17 +1038,26 @@ def train_main(argv: list[str]) -> int:
     if args.inits is not None:
         return ensemble_main(args, X, y, data_name, say)
     args.lr = args.lr[0]
+    optimizer = optim.make(args.optimizer, args.lr, args.momentum, args.nesterov, args.betas,
+                           args.eps, args.weight_decay)
     init = load_init(args.init) if args.init else init_params(args.seed)
     start = f"init from {args.init}" if args.init else f"seed {args.seed}"
-    path = choose_path(len(X), BACKENDS[args.backend])
-    say(f"training {model.SPEC_NAME} on {data_name} ({len(X)} samples): lr {args.lr:g}, "
+    path = choose_path(len(X), "numpy" if not optimizer.is_plain else BACKENDS[args.backend])
+    if not optimizer.is_plain and args.backend == "auto":
+        say(f"{args.optimizer} runs on the NumPy loop (the generated C and plain-Python loops "
+            "carry plain gradient descent only)")
+    rule = "" if optimizer.name == "sgd" else f", {args.optimizer}"
+    say(f"training {model.SPEC_NAME} on {data_name} ({len(X)} samples): lr {args.lr:g}{rule}, "
         f"{args.epochs} epochs, {start}, {PATH_NAMES[path]}")
-    params, history = train(init, X, y, args.lr, args.epochs, path=path,
+    params, history = train(init, X, y, args.lr, args.epochs, path=path, optimizer=optimizer,
                             report=lambda e, loss: say(f"  epoch {e:>7d}  loss {loss:.6f}"))
     final_loss = model.loss(params, X, y)
     reference = None
     if args.compare_torch:
-        reference = compare_with_torch(init, X, y, args.lr, args.epochs, params, history)
+        reference = compare_with_torch(init, X, y, args.lr, args.epochs, params, history,
+                                       optim.make(args.optimizer, args.lr, args.momentum,
+                                                  args.nesterov, args.betas, args.eps,
+                                                  args.weight_decay))
 
     correct = int(np.sum(classes(params, X) == (y >= 0.5)))
     record = {
@@ -1005,7 +1066,7 @@ def train_main(argv: list[str]) -> int:
         "lr": args.lr, "epochs": args.epochs, "seed": None if args.init else args.seed,
         "init_file": str(args.init) if args.init else None,
         "init": to_json(init), "params": to_json(params), "final_loss": final_loss,
-        "accuracy": correct / len(X),
+        "accuracy": correct / len(X), "optimizer": optimizer.settings(),
     }
     if reference is not None:
         record["torch"] = reference["summary"]

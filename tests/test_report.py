@@ -57,3 +57,12 @@ def test_text_from_data_cannot_become_latex_commands():
     for command in (r"\input{", r"\def\a"):
         assert command not in escaped
     assert "%" not in escaped.replace(r"\%", "")
+
+
+def test_report_shows_the_update_rule_of_the_optimizer_used(tmp_path):
+    out = tmp_path / "run"
+    result = run(["train.py", "--optimizer", "adam", "--lr", "0.05", "--epochs", "300",
+                  "--quiet", "--out", str(out)])
+    assert result.returncode == 0, result.stderr
+    text = render_report(out)
+    assert "Adam" in text and r"m_t = \beta_1 m_{t-1}" in text and "betas" in text

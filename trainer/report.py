@@ -65,6 +65,29 @@ def _read_run(run: Path) -> dict:
     return record
 
 
+def _optimizer(record: dict) -> dict | None:
+    """The update rule a run used other than plain gradient descent, for the report."""
+    from trainer import optim
+
+    settings = record.get("optimizer")
+    if not isinstance(settings, dict) or settings.get("name") not in optim.NAMES:
+        return None
+    try:
+        rule = optim.make(settings["name"], float(settings["lr"]),
+                          float(settings.get("momentum", 0.9)), bool(settings.get("nesterov")),
+                          tuple(settings.get("betas", (0.9, 0.999))),
+                          float(settings.get("eps", 1e-8)), float(settings.get("weight_decay", 0)))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if rule.is_plain:
+        return None
+    names = {"sgd": "gradient descent with weight decay", "momentum": "SGD with momentum",
+             "adam": "Adam"}
+    values = ", ".join(f"{k} = {v}" for k, v in rule.settings().items() if k != "name")
+    return {"name": names[rule.name] + (" (Nesterov)" if rule.nesterov else ""),
+            "rules": rule.latex(), "settings": latex_escape(values)}
+
+
 def _description(model) -> str:
     """The spec's one-line description, read from its TOML file (stdlib only)."""
     import tomllib
@@ -122,7 +145,8 @@ def render_report(run: Path) -> str:
         final_loss=f"{record['final_loss']:.6f}", accuracy=f"{100 * record['accuracy']:.1f}",
         n_inputs=model.N_INPUTS, rows=[r for r in rows if not r.startswith("%")],
         sentence=next((r[2:] for r in rows if r.startswith("%")), None),
-        has_loss=(run / "loss.png").is_file(), has_boundary=(run / "boundary.png").is_file())
+        has_loss=(run / "loss.png").is_file(), has_boundary=(run / "boundary.png").is_file(),
+        optimizer=_optimizer(record))
 
 
 def _compile(tex: Path, timeout: float = 120) -> str | None:
