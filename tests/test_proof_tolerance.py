@@ -47,7 +47,7 @@ def test_random_small_networks_derive(tmp_path_factory, data):
 
 
 @pytest.mark.slow
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_many_random_small_networks_derive(tmp_path_factory, data):
-    _draw_and_derive(tmp_path_factory, data, depths=3, widths=5)
+    _draw_and_derive(tmp_path_factory, data, depths=3, widths=4)
