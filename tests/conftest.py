@@ -78,10 +78,10 @@ def require_cc() -> str:
 
 
 def copy_project(target: Path) -> Path:
-    """train.py, generated/, derive/ and specs/ copied into `target`: a project to tamper with."""
+    """train.py, generated/, derive/, trainer/ and specs/ copied: a project to tamper with."""
     import shutil
 
-    for name in ("train.py", "generated", "derive", "specs"):
+    for name in ("train.py", "generated", "derive", "trainer", "specs"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))

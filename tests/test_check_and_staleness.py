@@ -65,7 +65,7 @@ def test_changed_template_makes_the_module_stale(tmp_path):
 
 
 def test_without_derive_folder_training_still_runs(tmp_path):
-    """A student who copies train.py and generated/ alone can still train."""
+    """train.py, generated/, trainer/ and derive/stamps.py alone still train (no SymPy)."""
     project = copy_project(tmp_path)
     for path in (project / "derive").iterdir():  # all but the stdlib recipes train.py shares
         if path.name not in ("__init__.py", "stamps.py"):
