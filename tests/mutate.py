@@ -82,8 +82,8 @@ MUTATIONS = (
     Mutation(
         "derivation: networks over 40 parameters left unproved",
         "derive/gradients.py",
-        "    else:\n        prove_by_differences(gradients)\n",
-        "    else:\n        pass\n",
+        "            pass\n    prove_by_differences(gradients)\n",
+        "            pass\n    return\n",
         PROOFS),
     # --- printers
     Mutation(
@@ -152,10 +152,10 @@ MUTATIONS = (
         ("tests/test_notebook.py",), EVERY_SPEC),
     # --- the trainer
     Mutation(
-        "trainer: the NumPy loop divides the gradient by N once more",
-        "train.py",
-        "params = {name: value - lr * grads[name] for name, value in params.items()}",
-        "params = {name: value - lr * grads[name] / len(X) for name, value in params.items()}",
+        "trainer: plain gradient descent on the NumPy loop takes half a step",
+        "trainer/optim.py",
+        "    return {k: params[k] - opt.lr * grads[k] for k in params}",
+        "    return {k: params[k] - opt.lr * grads[k] / 2 for k in params}",
         ("tests/test_speed_paths.py::test_generated_loops_equal_the_numpy_loop",)),
     Mutation(
         "trainer: initialisation bound 1/fan_in instead of 1/sqrt(fan_in)",
