@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +95,8 @@ def read_spec(name: str) -> RawSpec:
 
 
 def _layers(spec: RawSpec, params: dict[str, np.ndarray]):
-    """(weight matrix (out, in), bias (out,), activation name) per layer."""
+    """(weight matrix (out, in), bias (out,), activation name) per layer; the output
+    layer's weight vector and scalar bias as a 1-row matrix and a 1-vector."""
     names = [name for name, _, _ in spec.layout]
     acts = [*spec.hidden_activations, spec.output]
     for (weight, bias), act in zip(zip(names[0::2], names[1::2]), acts):
@@ -102,7 +104,8 @@ def _layers(spec: RawSpec, params: dict[str, np.ndarray]):
         yield W.reshape(-1, W.shape[-1]), np.reshape(params[bias], -1), act
 
 
-def forward_pass(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray):
+def forward_pass(spec: RawSpec, params: dict[str, np.ndarray],
+                 X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Pre-activations and activations of every layer; the last activation is y_hat."""
     a = np.asarray(X, dtype=np.float64)
     zs, acts = [], [a]
@@ -148,11 +151,11 @@ def backprop(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray,
         delta = 2.0 * (y_hat - y) * DERIVATIVES[spec.output](z_out)
     layers = list(_layers(spec, params))
     names = [name for name, _, _ in spec.layout]
+    shape = {name: dims for name, dims, _ in spec.layout}
     grads = {}
     n = len(y)
     for number in range(len(layers), 0, -1):
         weight, bias = names[2 * number - 2], names[2 * number - 1]
-        shape = dict((k, s) for k, s, _ in spec.layout)
         grads[weight] = (delta.T @ acts[number - 1] / n).reshape(shape[weight])
         grads[bias] = delta.mean(axis=0).reshape(shape[bias])
         if number > 1:
@@ -162,8 +165,9 @@ def backprop(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray,
     return {name: grads[name] for name in names}
 
 
-def central_differences(function, params: dict[str, np.ndarray],
-                        step: float = 1e-6) -> dict[str, np.ndarray]:
+def central_differences(function: Callable[[dict[str, np.ndarray]], float],
+                        params: dict[str, np.ndarray], step: float = 1e-6,
+                        ) -> dict[str, np.ndarray]:
     """d function / d theta, one entry at a time: (f(theta + h) - f(theta - h)) / 2h."""
     grads = {}
     for name, value in params.items():
