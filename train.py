@@ -18,8 +18,6 @@ import csv
 import ctypes
 import fcntl
 import hashlib
-import importlib
-import importlib.util
 import io
 import json
 import math
@@ -31,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,18 +66,11 @@ def load_generated(name: str):
     if not (name.isidentifier() and name.isascii()) or not path.is_file():
         raise BadInput(f"--spec {name}: no generated/{name}.py; run "
                        f"`make derive SPEC=specs/{name}.toml` first")
-    if path.stat().st_size > 10_000_000 or not stamps.is_intact(
-            path.read_text(encoding="utf-8", errors="replace"), stamps.PY_MARKER):
-        raise BadInput(f"{path} was edited by hand (its own hash does not match); "
-                       f"run `make derive SPEC=specs/{name}.toml` to regenerate it")
-    qualified = f"generated.{name}"
-    if qualified in sys.modules and getattr(sys.modules[qualified], "__file__", None) == str(path):
-        return sys.modules[qualified]
-    module_spec = importlib.util.spec_from_file_location(qualified, path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    sys.modules[qualified] = module
-    return module
+    try:
+        return stamps.import_checked(path, f"generated.{name}")
+    except ValueError as error:
+        raise BadInput(f"{error}; run `make derive SPEC=specs/{name}.toml` to regenerate "
+                       "it") from None
 
 
 def use_spec(spec: str) -> None:
@@ -158,11 +150,9 @@ def load_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------- is generated/ current?
 
 def check_generated() -> None:
-    """Refuse a hand-edited or stale generated module, with what to do about it."""
+    """Refuse a stale generated module, with what to do about it (a hand-edited one never
+    got this far: load_generated checks its own hash before importing it)."""
     path = Path(model.__file__)
-    if not stamps.is_intact(path.read_text(encoding="utf-8"), stamps.PY_MARKER):
-        raise BadInput(f"{path} was edited by hand (its own hash does not match); "
-                       "run `make derive` to regenerate it")
     derive_dir = path.resolve().parent.parent / "derive"
     if not (derive_dir / "templates").is_dir():
         return  # a generated module on its own, without the sources to compare against
@@ -328,7 +318,6 @@ def _load_library(source: Path, code: str, compiler: str):
             if attempt == 2:
                 raise
             library.unlink(missing_ok=True)  # corrupt or foreign: build it again
-    return None
 
 
 def _train_compiled(params, X, y, lr, epochs):
@@ -577,7 +566,9 @@ def _write_ensemble(stage: Path, results, summary, args, data_name: str) -> None
         rows += [f"{r['lr']!r},{e}," + ",".join(repr(float(v)) for v in row) + "\n"
                  for e, row in enumerate(r["curves"])]
     write_text(stage / "ensemble.csv", "".join(rows))
-    plot_ensemble(stage / "ensemble.png", results, args.inits, data_name)
+    with warnings.catch_warnings():  # all-NaN bands of diverged networks draw as nothing
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plot_ensemble(stage / "ensemble.png", results, args.inits, data_name)
     if len(results) > 1:
         plot_sweep(stage / "sweep.png", results, args.inits, args.epochs, data_name)
 
@@ -587,11 +578,8 @@ def plot_ensemble(path: Path, results, count: int, data_name: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import warnings
-
     import matplotlib.pyplot as plt
 
-    warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bands of diverged networks
     fig, axes = plt.subplots(1, 1 + len(results), figsize=(5.5 * (1 + len(results)), 4.5),
                              squeeze=False)
     left, panels = axes[0, 0], axes[0, 1:]
@@ -704,9 +692,8 @@ def compare_with_torch(init, X, y, lr, epochs, params, history,
                        optimizer: optim.Optimizer | None = None) -> dict[str, object]:
     """Train the PyTorch referee from `init` and print how far it lands from our run."""
     torch = _import_torch()
-    torch_params, torch_history = torch_reference(
-        init, X, y, lr, epochs, None if optimizer is None else optim.make(**{
-            k: tuple(v) if k == "betas" else v for k, v in optimizer.settings().items()}))
+    # torch_reference reads only the settings, never the state this run left in `optimizer`
+    torch_params, torch_history = torch_reference(init, X, y, lr, epochs, optimizer)
     loss_gap = float(np.max(np.abs(torch_history - history)))
     param_gap = max(float(np.max(np.abs(torch_params[k] - params[k]))) for k in params)
     name = "Adam" if optimizer is not None and optimizer.name == "adam" else "SGD"
@@ -1018,11 +1005,12 @@ def train_main(argv: list[str]) -> int:
         raise BadInput("a list of learning rates needs --inits K (one ensemble per rate)")
     if args.compare_torch:
         _import_torch()  # before training, not after it
-    plain = args.optimizer == "sgd" and args.weight_decay == 0.0
-    if not plain and args.inits is not None:
+    optimizer = optim.make(args.optimizer, args.lr[0], args.momentum, args.nesterov,
+                           args.betas, args.eps, args.weight_decay)
+    if not optimizer.is_plain and args.inits is not None:
         raise BadInput(f"--inits trains with plain gradient descent only; leave out "
                        f"--optimizer {args.optimizer} and --weight-decay")
-    if not plain and args.backend in ("c", "python"):
+    if not optimizer.is_plain and args.backend in ("c", "python"):
         raise BadInput(f"--backend {args.backend} runs plain gradient descent only; "
                        f"--optimizer {args.optimizer} and --weight-decay run on --backend numpy")
     if args.inits is not None and (args.compare_torch or args.init):
@@ -1038,8 +1026,6 @@ def train_main(argv: list[str]) -> int:
     if args.inits is not None:
         return ensemble_main(args, X, y, data_name, say)
     args.lr = args.lr[0]
-    optimizer = optim.make(args.optimizer, args.lr, args.momentum, args.nesterov, args.betas,
-                           args.eps, args.weight_decay)
     init = load_init(args.init) if args.init else init_params(args.seed)
     start = f"init from {args.init}" if args.init else f"seed {args.seed}"
     path = choose_path(len(X), "numpy" if not optimizer.is_plain else BACKENDS[args.backend])
@@ -1055,9 +1041,7 @@ def train_main(argv: list[str]) -> int:
     reference = None
     if args.compare_torch:
         reference = compare_with_torch(init, X, y, args.lr, args.epochs, params, history,
-                                       optim.make(args.optimizer, args.lr, args.momentum,
-                                                  args.nesterov, args.betas, args.eps,
-                                                  args.weight_decay))
+                                       optimizer)
 
     correct = int(np.sum(classes(params, X) == (y >= 0.5)))
     record = {

@@ -30,7 +30,7 @@ def render_all(spec: NetworkSpec, stamp: str) -> dict[str, str]:
     from derive.latex import render
     from derive.network import build
     from derive.notebook import render_notebook
-    from derive.verify import verify_c, verify_module
+    from derive.verify import cases, verify_c, verify_module
 
     gradients = derive(build(spec))
     names = output_names(spec)
@@ -44,9 +44,10 @@ def render_all(spec: NetworkSpec, stamp: str) -> dict[str, str]:
     if c_source is not None:
         outputs[names["c"]] = c_source
     # Nothing is written that was not run as printed (derive/verify.py).
-    verify_module(gradients, outputs[names["module"]])
+    checked = cases(gradients)
+    verify_module(gradients, outputs[names["module"]], checked)
     if c_source is not None:
-        verify_c(gradients, c_source)
+        verify_c(gradients, c_source, checked)
     return outputs
 
 
@@ -72,6 +73,15 @@ def is_fresh(spec: NetworkSpec, out_dir: Path, stamp: str) -> bool:
     return edited_by_hand(out_dir / names["notebook"]) is None
 
 
+SUBCOMMANDS = """\
+other commands (each with its own --help):
+  python -m derive check [--spec NAME] [--module FILE] [--points N] [--tol T] [--seed S]
+      the generated gradients against central finite differences
+  python -m derive grade PATH... [--spec NAME] [--json] [--csv FILE] [--points P]
+      someone's LaTeX gradient formulas against the derived ones
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as every CLI here
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -87,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         from derive.grade import main as grade_main
 
         return grade_main(argv[1:])
-    parser = _Parser(prog="python -m derive", description=__doc__)
+    parser = _Parser(prog="python -m derive", description=__doc__, epilog=SUBCOMMANDS,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("spec_file", nargs="?", metavar="SPEC",
                         help="spec to derive: a name in specs/ or a .toml path")
     parser.add_argument("--spec", default=None,
@@ -149,7 +160,7 @@ def write_set(out_dir: Path, outputs: dict[str, str], remove: list[str]) -> set[
     into place one after another; outputs this spec no longer has (a C loop of a network
     that grew past its limit) are removed, so no stale file is left to be trusted.
     Returns the names that changed."""
-    import tempfile
+    from derive.stamps import stage
 
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(20, "not a folder", str(out_dir))
@@ -163,13 +174,7 @@ def write_set(out_dir: Path, outputs: dict[str, str], remove: list[str]) -> set[
                 continue
             if target.exists() and not target.is_file():
                 raise IsADirectoryError(21, "in the way of an output file", str(target))
-            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
-            staged[name] = tmp
-            with open(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())
+            staged[name] = stage(target, data)
         for name, tmp in staged.items():
             os.replace(tmp, out_dir / name)
     finally:
@@ -181,12 +186,6 @@ def write_set(out_dir: Path, outputs: dict[str, str], remove: list[str]) -> set[
             (out_dir / name).unlink()
             removed.add(name)
     return set(staged) | removed
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def run(argv: list[str] | None = None) -> int:

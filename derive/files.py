@@ -13,7 +13,6 @@ from derive.spec import NetworkSpec
 from derive.stamps import inputs_hash
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-STAMP_PREFIX = "inputs-sha256: "
 
 
 def spec_file(spec: NetworkSpec) -> Path:

@@ -310,6 +310,4 @@ def _evaluate_many(exprs: list[sp.Expr], known: dict[sp.Symbol, np.ndarray],
 
 
 def _evaluate(expr: sp.Expr, known: dict[sp.Symbol, np.ndarray], samples: int) -> np.ndarray:
-    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-    function = sp.lambdify(symbols, expand_markers(expr), "numpy")
-    return np.broadcast_to(function(*(known[s] for s in symbols)), (samples,)).astype(float)
+    return _evaluate_many([expr], known, samples)[0]

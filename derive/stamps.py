@@ -12,10 +12,13 @@ without SymPy or Jinja.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
+import sys
 import tempfile
+import types
 from importlib import metadata
 from pathlib import Path
 
@@ -77,14 +80,9 @@ def inputs_hash(spec_file: Path, derive_dir: Path) -> str | None:
     return digest.hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> bool:
-    """Write via a temporary file beside `path` and rename; skip if already identical.
-
-    Returns whether the file changed. A crash leaves the old file or the new one, never
-    half of one; the new file gets the permissions the umask gives.
-    """
-    if path.is_file() and path.read_bytes() == data:
-        return False
+def stage(path: Path, data: bytes) -> str:
+    """`data` in a complete temporary file beside `path` (flushed to disk, the permissions
+    the umask gives), ready to be renamed over it; its name is returned."""
     umask = os.umask(0)
     os.umask(umask)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -94,8 +92,40 @@ def write_atomic(path: Path, data: bytes) -> bool:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Write via a temporary file beside `path` and rename; skip if already identical.
+
+    Returns whether the file changed. A crash leaves the old file or the new one, never
+    half of one.
+    """
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    tmp = stage(path, data)
+    try:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+def import_checked(path: Path, qualified: str) -> types.ModuleType:
+    """A generated module, imported only once its own hash shows it is what `make derive`
+    wrote: a hand-edited one raises ValueError before any of its code runs."""
+    if path.stat().st_size > 10_000_000 or not is_intact(
+            path.read_text(encoding="utf-8", errors="replace"), PY_MARKER):
+        raise ValueError(f"{path} was edited by hand (its own hash does not match)")
+    cached = sys.modules.get(qualified)
+    if cached is not None and getattr(cached, "__file__", None) == str(path):
+        return cached
+    module_spec = importlib.util.spec_from_file_location(qualified, path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    sys.modules[qualified] = module
+    return module

@@ -81,18 +81,25 @@ class Reference:
             return float(total / n), grads
 
 
-def points(gradients: Gradients, seed: int = 2026):
-    """(params, X, y): ordinary points, and saturated ones (logits in the hundreds); fewer
-    for large networks, whose every entry the 40-digit reference evaluates."""
+Case = tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, float, dict[str, np.ndarray]]
+
+
+def cases(gradients: Gradients, seed: int = 2026) -> list[Case]:
+    """(params, X, y, derived loss, derived gradients) at ordinary points and saturated ones
+    (logits in the hundreds); fewer for large networks, whose every entry the 40-digit
+    reference evaluates. Computed once, for every target checked against them."""
     network = gradients.network
+    reference = Reference(gradients)
     rng = np.random.default_rng(seed)
     count, samples = (6, 7) if network.n_params <= 200 else (3, 3)
+    out = []
     for k in range(count):
         scale = 1.0 if k < count - (2 if count > 3 else 1) else 25.0
         params = {p.name: scale * rng.normal(size=p.shape) for p in network.params}
         X = rng.normal(size=(samples, len(network.x)))
         y = rng.integers(0, 2, size=samples).astype(float)
-        yield params, X, y
+        out.append((params, X, y, *reference(params, X, y)))
+    return out
 
 
 def _close(ours, theirs) -> bool:
@@ -116,13 +123,11 @@ def load_text(text: str, name: str) -> types.ModuleType:
     return module
 
 
-def verify_module(gradients: Gradients, text: str) -> None:
+def verify_module(gradients: Gradients, text: str, checked: list[Case] | None = None) -> None:
     """The NumPy module, its plain-Python loop and its ensemble loop against the derivation."""
     module = load_text(text, gradients.network.spec.name)
-    reference = Reference(gradients)
     lr = 0.05
-    for k, (params, X, y) in enumerate(points(gradients)):
-        want_loss, want = reference(params, X, y)
+    for k, (params, X, y, want_loss, want) in enumerate(checked or cases(gradients)):
         with np.errstate(over="ignore"):
             loss, grads = module.loss_and_gradients(params, X, y)
         if not _close(loss, want_loss):
@@ -150,7 +155,8 @@ def verify_module(gradients: Gradients, text: str) -> None:
                                 stepped[name])
 
 
-def verify_c(gradients: Gradients, source: str, timeout: float = 120) -> bool:
+def verify_c(gradients: Gradients, source: str, checked: list[Case] | None = None,
+             timeout: float = 120) -> bool:
     """The C loop, compiled and run for one epoch, against the derivation. False where no
     compiler is installed (the C loop is then checked where it is first built)."""
     compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
@@ -171,9 +177,7 @@ def verify_c(gradients: Gradients, source: str, timeout: float = 120) -> bool:
         function.argtypes = [pointer, pointer, pointer, ctypes.c_int, ctypes.c_double,
                              ctypes.c_int, pointer]
         lr = 0.05
-        reference = Reference(gradients)
-        for k, (params, X, y) in enumerate(points(gradients)):
-            want_loss, want = reference(params, X, y)
+        for k, (params, X, y, want_loss, want) in enumerate(checked or cases(gradients)):
             flat = np.concatenate([np.ravel(params[p.name]) for p in network.params])
             X_c, y_c = np.ascontiguousarray(X), np.ascontiguousarray(y)
             losses = np.empty(1)

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 513ef8a2099d5a3f79929e41acf6e152d2cbd9b968f331bdeca842ac66c38e11
- * source-sha256: 3c2941a7a79620708b5f4cb480230653171e8280d8da2ab67745bbfbdebe6608
+ * inputs-sha256: 02115c91f53a78d528bfa8a5b43f9e269a62699efa0c6dc51ccdf4ea944ff197
+ * source-sha256: e58bbba65fcf4b6aa760d5e2a3215fa49cb10639f027dd8666dc5905a5f4ac1b
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: b8539d3b322f2f9bb49dc0346bd918c6be9659e0e7e7b925bb1f15d553054a1a
- * source-sha256: 44c1b58b7b7296157edd7e966a93052660a80eb91b01ea8fdbc9502a77c8ee13
+ * inputs-sha256: b95e6c423ab9f8c56e477eaedca2bd1fbfa647daaa0dc5abafd4823501796217
+ * source-sha256: 6713696d93111ac4efd8533d5ec37db34776321bf97a75ce17d6e96a9f72a7e4
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

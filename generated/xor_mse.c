@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 23d707cecadaeda80e3b2c5b2081492c8c0eff0db3a72f8537c55fd152e4dcf7
- * source-sha256: 2450857f84d33ce81f56984c13c9ad08900301c3f546344ac49f4d8f828767ef
+ * inputs-sha256: 4fbf873c839665455a41173dd45a1700933ff21190d1b948274ff3f4b6614d3f
+ * source-sha256: 1fa49c5ad3bcf955e1c20db71a607d5a3c2964804f8efd77f1b5751e32f454fc
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

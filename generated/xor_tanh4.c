@@ -4,8 +4,8 @@
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: b6eb9f504bc9fae8d59c32c0cb0cff7e19544515e48e77ecede9f1a2943c2551
- * source-sha256: 26028d127db258d471ad169f29f081a20dbf04ba99af7dce6fa5dba9d4113b63
+ * inputs-sha256: 7413962ca295885068c8da447e7f2bab0ef43b5aa74c534e006c3cef52757699
+ * source-sha256: 30ec3882c5ca0effe7db542443c3256ed06b105afc195c0e9bc193b5f242f417
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

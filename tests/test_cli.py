@@ -80,3 +80,11 @@ def test_predict_takes_negative_numbers_as_inputs(two_runs):
     result = run(["train.py", "predict", "-1e3", "-0.5", "--params", str(params)])
     assert result.returncode == 0, result.stderr
     assert "x = [-1000 -0.5]" in result.stdout
+
+
+def test_derive_help_names_its_subcommands_and_their_flags():
+    """The README's grade and check flags are reachable from `python -m derive --help`."""
+    result = run(["-m", "derive", "--help"])
+    assert result.returncode == 0
+    for word in ("derive check", "derive grade", "--json", "--csv", "--module", "--tol"):
+        assert word in result.stdout, word

@@ -9,7 +9,6 @@ to report.pdf beside it.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import shutil
 import subprocess
@@ -19,21 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
-from derive.stamps import write_atomic
+from derive.files import ESCAPES
+from derive.stamps import import_checked, write_atomic
 
 REPO_DIR = Path(__file__).resolve().parent.parent
-LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
-                  "#": r"\#", "^": r"\^{}", "_": r"\_", "~": r"\~{}", "%": r"\%"}
 MAX_RECORD_BYTES = 10_000_000
+# Text from data (a spec's description, a path) as LaTeX text, never as commands: the same
+# escape the derivation's templates use.
+latex_escape = ESCAPES["tex_text"]
 
 
 class ReportError(Exception):
     """A missing or unusable run: one line, exit 2."""
-
-
-def latex_escape(text: str) -> str:
-    """Text from data (a spec's description, a path) as LaTeX text, never as commands."""
-    return "".join(LATEX_SPECIALS.get(c, c) for c in text if c.isprintable())
 
 
 def _formulas(spec: str) -> str:
@@ -99,40 +95,53 @@ def _description(model) -> str:
     return str(spec.get("description", f"The network {model.SPEC_NAME}")).rstrip(".")
 
 
-def _prediction_rows(record: dict) -> list[str]:
-    """One table row per sample of the spec's own data set (truth tables and small sets)."""
-    model = importlib.import_module(f"generated.{record['spec']}")
+def _predictions(record: dict, model) -> tuple[list[str], str | None]:
+    """One table row per sample of the spec's own data set (truth tables and small sets),
+    and for a truth table the sentence of the assignment's input x = [1, 0]."""
     if record.get("data") != model.DATASET:
-        return []
+        return [], None
     X, y = model.dataset()
     if len(X) > 16:
-        return []
+        return [], None
     params = {name: np.asarray(record["params"][name], dtype=np.float64)
               for name, _, _ in model.PARAMS}
     y_hat = model.forward(params, X)
-    rows = []
-    if model.N_INPUTS == 2 and len(X) == 4:  # a truth table: the assignment's x = [1, 0]
+    sentence = None
+    if model.N_INPUTS == 2 and len(X) == 4:
         one = float(model.forward(params, np.array([[1.0, 0.0]]))[0])
-        rows.append(f"% $x = [1, 0] \\to \\hat{{y}} = {one:.4f}$, class {int(one >= 0.5)}")
+        sentence = f"$x = [1, 0] \\to \\hat{{y}} = {one:.4f}$, class {int(one >= 0.5)}"
+    rows = []
     for x_row, target, p in zip(X, y, y_hat):
         inputs = " & ".join(f"{v:g}" for v in x_row)
         rows.append(f"{inputs} & {target:g} & {p:.4f} & {int(p >= 0.5)} \\\\")
-    return rows
+    return rows, sentence
 
 
-def render_report(run: Path) -> str:
-    """The article's LaTeX source for the run in `run`."""
+def _load_model(record: dict):
+    """The run's generated module, imported only if it is what `make derive` wrote."""
+    path = REPO_DIR / "generated" / f"{record['spec']}.py"
+    if not path.is_file():
+        raise ReportError(f"{path}: not found; run `make derive`")
+    try:
+        return import_checked(path, f"generated.{record['spec']}")
+    except ValueError as error:
+        raise ReportError(f"{error}; run `make derive`") from None
+
+
+def render_report(run: Path, record: dict | None = None) -> str:
+    """The article's LaTeX source for the run in `run` (its params.json, read here unless
+    `record` already holds it)."""
     import jinja2
 
-    record = _read_run(run)
-    model = importlib.import_module(f"generated.{record['spec']}")
+    record = _read_run(run) if record is None else record
+    model = _load_model(record)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         block_start_string="((*", block_end_string="*))",
         variable_start_string="(((", variable_end_string=")))",
         comment_start_string="((#", comment_end_string="#))")
-    rows = _prediction_rows(record)
+    rows, sentence = _predictions(record, model)
     data = str(record.get("data", model.DATASET))
     title = data.upper() if data in ("xor", "and", "or", "nand", "xnor") else data
     start = (f"seed {record['seed']}" if record.get("seed") is not None
@@ -143,8 +152,7 @@ def render_report(run: Path) -> str:
         formulas=_formulas(record["spec"]), lr=f"{record['lr']:g}",
         epochs=int(record["epochs"]), start=latex_escape(start),
         final_loss=f"{record['final_loss']:.6f}", accuracy=f"{100 * record['accuracy']:.1f}",
-        n_inputs=model.N_INPUTS, rows=[r for r in rows if not r.startswith("%")],
-        sentence=next((r[2:] for r in rows if r.startswith("%")), None),
+        n_inputs=model.N_INPUTS, rows=rows, sentence=sentence,
         has_loss=(run / "loss.png").is_file(), has_boundary=(run / "boundary.png").is_file(),
         optimizer=_optimizer(record))
 
@@ -176,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of the training run to report on (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
-        text = render_report(args.run)
+        record = _read_run(args.run)
+        text = render_report(args.run, record)
         target = args.run / "report.tex"
         write_atomic(target, text.encode("utf-8"))
         pdf = _compile(target)
@@ -186,7 +195,6 @@ def main(argv: list[str] | None = None) -> int:
     except subprocess.TimeoutExpired:
         print("report: error: pdflatex took longer than 120 s", file=sys.stderr)
         return 2
-    record = json.loads((args.run / "params.json").read_text(encoding="utf-8"))
     if record["accuracy"] < 1:
         print(f"report: note: this run did not solve its data ({100 * record['accuracy']:.1f}% "
               "correct); train another seed or learning rate before handing it in")
