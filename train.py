@@ -161,10 +161,9 @@ def check_generated() -> None:
         raise BadInput(f"{path} was derived from {model.SPEC_FILE}, which is gone; restore it "
                        "or derive the module again from its spec")
     current = stamps.inputs_hash(spec_file, derive_dir)
-    if current is not None and current != model.INPUTS_SHA256:
-        raise BadInput(f"{path} is stale: {model.SPEC_FILE}, derive/ or its templates "
-                       "changed since it was generated; run "
-                       f"`make derive SPEC={model.SPEC_FILE}`")
+    reason = stamps.stale_reason(path.parent, model.SPEC_NAME, path.name, current)
+    if reason is not None:
+        raise BadInput(f"{path} is stale: {reason}; run `make derive SPEC={model.SPEC_FILE}`")
 
 
 # ---------------------------------------------------------------- parameters and training
@@ -246,7 +245,7 @@ def compiled_loop(required: bool = True):
     None where it cannot be had (no generated C for this network, no compiler, a failed
     build) unless `required`, which turns that into a one-line BadInput instead.
     """
-    key = (model.__name__, model.INPUTS_SHA256)
+    key = (model.__name__, model.MODULE_SHA256)
     if key in _COMPILED:
         return _COMPILED[key]
     source = Path(model.__file__).with_suffix(".c")
@@ -259,7 +258,7 @@ def compiled_loop(required: bool = True):
     elif not stamps.is_intact(code, stamps.C_MARKER):
         raise BadInput(f"{source} was edited by hand (its own hash does not match); run "
                        f"`make derive SPEC={model.SPEC_FILE}` to regenerate it")
-    elif f"inputs-sha256: {model.INPUTS_SHA256}" not in code:
+    elif f"module-sha256: {model.MODULE_SHA256}" not in code:
         raise BadInput(f"{source} was not derived with {model.__file__} (their stamps "
                        f"differ); run `make derive SPEC={model.SPEC_FILE}`")
     elif compiler is None:
@@ -1046,7 +1045,7 @@ def train_main(argv: list[str]) -> int:
     correct = int(np.sum(classes(params, X) == (y >= 0.5)))
     record = {
         "spec": model.SPEC_NAME, "spec_file": model.SPEC_FILE,
-        "generated_sha256": model.INPUTS_SHA256, "data": data_name,
+        "generated_sha256": model.MODULE_SHA256, "data": data_name,
         "lr": args.lr, "epochs": args.epochs, "seed": None if args.init else args.seed,
         "init_file": str(args.init) if args.init else None,
         "init": to_json(init), "params": to_json(params), "final_loss": final_loss,

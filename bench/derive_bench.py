@@ -47,7 +47,7 @@ def derivation_seconds(hidden: list[int], repeats: int = 3) -> tuple[int, float,
         try:
             for _ in range(repeats):
                 start = time.perf_counter()
-                render_all(spec, "0" * 64)
+                render_all(spec)
                 times.append(time.perf_counter() - start)
         finally:
             derive.gradients.MONOLITHIC_LIMIT = limit
@@ -110,7 +110,7 @@ def code_modes() -> None:
         for limit in (10**6, 0):
             codegen.SCALAR_MAX_WIDTH = limit
             try:
-                model = _load(codegen.render_module(gradients, "0" * 64), f"modes{h}_{limit}")
+                model = _load(codegen.render_module(gradients), f"modes{h}_{limit}")
             finally:
                 codegen.SCALAR_MAX_WIDTH = saved
             rng = np.random.default_rng(0)

@@ -23,24 +23,26 @@ def output_names(spec: NetworkSpec) -> dict[str, str]:
             "notebook": f"{spec.name}.ipynb", "c": f"{spec.name}.c"}
 
 
-def render_all(spec: NetworkSpec, stamp: str) -> dict[str, str]:
+def render_all(spec: NetworkSpec) -> dict[str, str]:
     """Derive and render every output of `spec`: file name -> text."""
     from derive.codegen import render_c, render_module
     from derive.gradients import derive
     from derive.latex import render
     from derive.network import build
     from derive.notebook import render_notebook
+    from derive.stamps import PY_MARKER, self_hash
     from derive.verify import cases, verify_c, verify_module
 
     gradients = derive(build(spec))
     names = output_names(spec)
+    module = render_module(gradients)
     outputs = {
-        names["module"]: render_module(gradients, stamp),
-        names["tex"]: render(gradients, "gradients.tex.j2", stamp),
-        names["md"]: render(gradients, "gradients.md.j2", stamp),
-        names["notebook"]: render_notebook(gradients, stamp),
+        names["module"]: module,
+        names["tex"]: render(gradients, "gradients.tex.j2"),
+        names["md"]: render(gradients, "gradients.md.j2"),
+        names["notebook"]: render_notebook(gradients),
     }
-    c_source = render_c(gradients, stamp)
+    c_source = render_c(gradients, self_hash(module, PY_MARKER))
     if c_source is not None:
         outputs[names["c"]] = c_source
     # Nothing is written that was not run as printed (derive/verify.py).
@@ -52,25 +54,22 @@ def render_all(spec: NetworkSpec, stamp: str) -> dict[str, str]:
 
 
 def is_fresh(spec: NetworkSpec, out_dir: Path, stamp: str) -> bool:
-    """Every output carries `stamp` (the C loop counts only where one was written)."""
-    from derive.files import read_stamp
-    from derive.stamps import C_MARKER, PY_MARKER, is_intact
+    """The manifest records `stamp` for the spec, and every output is the file it records
+    (so a hand-edited one is not fresh: it is derived again rather than kept). A C loop on
+    disk that the manifest does not list is stale too."""
+    from derive.stamps import read_manifest, stale_reason
 
+    entry = read_manifest(out_dir).get(spec.name)
+    if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
+        return False
     names = output_names(spec)
     required = [names[kind] for kind in ("module", "tex", "md", "notebook")]
-    optional = out_dir / names["c"]
-    if not all(read_stamp(out_dir / name) == stamp for name in required):
+    listed = [name for name in names.values() if name in entry["files"]]
+    if not set(required) <= set(listed):
         return False
-    if optional.exists() and read_stamp(optional) != stamp:
+    if names["c"] not in listed and (out_dir / names["c"]).exists():
         return False
-    # A hand-edited module or C loop is not fresh: derive it again rather than keep it.
-    code = [(out_dir / names["module"], PY_MARKER), (optional, C_MARKER)]
-    if not all(is_intact(path.read_text(encoding="utf-8", errors="replace"), marker)
-               for path, marker in code if path.exists()):
-        return False
-    from derive.execute_notebook import edited_by_hand
-
-    return edited_by_hand(out_dir / names["notebook"]) is None
+    return all(stale_reason(out_dir, spec.name, name, stamp) is None for name in listed)
 
 
 SUBCOMMANDS = """\
@@ -108,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder to write into (default: generated/)")
     parser.add_argument("--all", action="store_true", help="derive every spec in specs/")
     parser.add_argument("--if-stale", action="store_true",
-                        help="do nothing when every output already carries the current stamp")
+                        help="do nothing when generated/manifest.json shows every output is "
+                             "current")
     args = parser.parse_args(argv)
 
     names = ([p.stem for p in sorted(SPECS_DIR.glob("*.toml"))] if args.all
@@ -124,6 +124,7 @@ def derive_one(name: str, out_dir: Path, if_stale: bool) -> int:
     """Derive one spec into `out_dir`; 0, or the exit code of a one-line error."""
     from derive.files import input_hash
     from derive.gradients import DerivationError
+    from derive.stamps import MANIFEST, file_sha256, manifest_text, read_manifest
 
     try:
         spec = load_spec(name)
@@ -135,11 +136,15 @@ def derive_one(name: str, out_dir: Path, if_stale: bool) -> int:
         print(f"derive: {out_dir}/ is up to date for spec {spec.name}")
         return 0
     try:
-        outputs = render_all(spec, stamp)
+        outputs = render_all(spec)
     except DerivationError as error:
         print(f"derive: error: {error}", file=sys.stderr)
         return 1
     stale = [name for name in output_names(spec).values() if name not in outputs]
+    manifest = read_manifest(out_dir)
+    manifest[spec.name] = {"inputs-sha256": stamp, "files": {
+        name: file_sha256(text.encode("utf-8")) for name, text in sorted(outputs.items())}}
+    outputs[MANIFEST] = manifest_text(manifest)
     try:
         changed = write_set(out_dir, outputs, remove=stale)
     except OSError as error:

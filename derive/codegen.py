@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.c import C99CodePrinter
+from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
 from derive.files import template_environment
-from derive.functions import relu, sigmoid, softplus
+from derive.functions import HELPER_IMPORTS, HELPER_NEEDS, SPELLINGS, MarkerBase
 from derive.gradients import DerivationError, Gradients
 from derive.network import Network, SymbolInfo
 from derive.stamps import C_MARKER, PY_MARKER, self_hash, stamp_self
@@ -33,45 +34,10 @@ def code_name(info: SymbolInfo, name: str, network: Network) -> str:
     return name
 
 
-class NumPyCodePrinter(PythonCodePrinter):
-    """Prints derived expressions as NumPy array code with the module's own names."""
-
-    def __init__(self, network: Network, sigmoid_of: dict[str, str] | None = None) -> None:
-        """`sigmoid_of` names arrays already holding sigmoid(z), by the name of z."""
-        super().__init__({"standard": "python3", "order": "none"})
-        self._network = network
-        self._sigmoid_of = sigmoid_of or {}
-        self.used_helpers: set[str] = set()
-
-    def _print_Symbol(self, expr: sp.Symbol) -> str:
-        info = self._network.info.get(expr)
-        return expr.name if info is None else code_name(info, expr.name, self._network)
-
-    def _print_sigmoid(self, expr: sigmoid) -> str:
-        self.used_helpers.add("sigmoid")
-        return f"sigmoid({self._print(expr.args[0])})"
-
-    def _print_softplus(self, expr: softplus) -> str:
-        z = self._print(expr.args[0])
-        if z in self._sigmoid_of:  # reuse sigmoid(z): one log instead of exp and log
-            self.used_helpers.add("softplus_from_sigmoid")
-            return f"softplus_from_sigmoid({z}, {self._sigmoid_of[z]})"
-        self.used_helpers.add("softplus")
-        return f"softplus({z})"
-
-    def _print_relu(self, expr: relu) -> str:
-        return f"np.maximum({self._print(expr.args[0])}, 0.0)"
-
-    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
-        return f"np.heaviside({self._print(expr.args[0])}, 0.0)"
-
-    def _print_tanh(self, expr: sp.tanh) -> str:
-        return f"np.tanh({self._print(expr.args[0])})"
-
-
-class ReadableNumPyPrinter(NumPyCodePrinter):
-    """NumPy code that reads like its formula: products in the LaTeX's factor order,
-    `a * b` spaced as a person writes it. The notebook's model is printed with it."""
+class _FormulaOrder:
+    """Code that reads like its formula: products in the LaTeX's factor order, sums as
+    W x + b, `a * b` spaced as a person writes it. Every target prints in this one order,
+    so the NumPy code, the plain-Python loop and the C loop round alike, to the bit."""
 
     def _print_Mul(self, expr: sp.Mul) -> str:
         coeff, factors = expr.as_coeff_mul()
@@ -92,6 +58,56 @@ class ReadableNumPyPrinter(NumPyCodePrinter):
         return super()._print_Add(sp.Add(*terms, evaluate=False), order="none")
 
 
+class NumPyCodePrinter(_FormulaOrder, NumPyPrinter):
+    """Prints derived expressions as NumPy array code with the module's own names.
+
+    SymPy's NumPy printer does the arithmetic and precedence; markers and functions NumPy
+    lacks print as calls of helpers whose code comes from the registry (`SPELLINGS`), and
+    `used_helpers` records which, so the module defines exactly those.
+    """
+
+    def __init__(self, network: Network, sigmoid_of: dict[str, str] | None = None) -> None:
+        """`sigmoid_of` names arrays already holding sigmoid(z), by the name of z."""
+        super().__init__({"order": "none"})
+        self._network = network
+        self._sigmoid_of = sigmoid_of or {}
+        self.used_helpers: set[str] = set()
+
+    def _module_format(self, fqn: str, register: bool = True) -> str:
+        """numpy.exp -> np.exp: the module imports NumPy as np."""
+        if fqn.startswith("numpy."):
+            fqn = "np." + fqn[len("numpy."):]
+        return super()._module_format(fqn, register)
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        info = self._network.info.get(expr)
+        return expr.name if info is None else code_name(info, expr.name, self._network)
+
+    def _helper_call(self, name: str, arg: sp.Expr) -> str:
+        self.used_helpers.add(name)
+        self.used_helpers.update(HELPER_NEEDS.get(name, ()))
+        return f"{name}({self._print(arg)})"
+
+    def _print_MarkerBase(self, expr: MarkerBase) -> str:
+        name = type(expr).__name__
+        if name == "softplus":
+            z = self._print(expr.args[0])
+            if z in self._sigmoid_of:  # reuse sigmoid(z): one log instead of exp and log
+                self.used_helpers.add("softplus_from_sigmoid")
+                return f"softplus_from_sigmoid({z}, {self._sigmoid_of[z]})"
+        return self._helper_call(name, expr.args[0])
+
+    def _print_erf(self, expr: sp.erf) -> str:
+        return self._helper_call("erf", expr.args[0])
+
+    def _print_erfc(self, expr: sp.erfc) -> str:
+        return self._helper_call("erfc", expr.args[0])
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        """0 at 0, as PyTorch's relu gradient."""
+        return f"np.heaviside({self._print(expr.args[0])}, 0.0)"
+
+
 class _ScalarNames:
     """For printers of one-sample, one-network code: parameters are flat local floats
     (W1_1_2), and exp(-z) may already sit in a local (see `scalar_forward`)."""
@@ -107,20 +123,40 @@ class _ScalarNames:
             return expr.name
         return code_name(info, expr.name, self._network)
 
-    def _exp_minus(self, arg: sp.Expr) -> str:
-        z = self.parenthesize(arg, 100)
-        return self.exp_of.get(z, f"exp(-{z})")
+    def _shared_exp(self, expr: sp.Function) -> str | None:
+        """The registry's form of f(z) given a local holding exp(-z), where there is one."""
+        form = SPELLINGS[type(expr).__name__].shared_exp.get(self.target)
+        z = self.parenthesize(expr.args[0], 100)
+        if form is None or z not in self.exp_of:
+            return None
+        return form.format(z=z, e=self.exp_of[z])
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        return self._inline("(1.0 if {z} > 0.0 else 0.0)", "({z} > 0.0 ? 1.0 : 0.0)", expr)
 
 
-class PythonScalarPrinter(_ScalarNames, PythonCodePrinter):
+class PythonScalarPrinter(_FormulaOrder, _ScalarNames, PythonCodePrinter):
     """Prints derived expressions as plain-Python float code: one sample, one network.
 
     An epoch runs with no NumPy call at all. exp() may raise OverflowError for |z| > 709;
-    callers fall back to the NumPy code then.
+    callers fall back to the NumPy code then. Functions print bare (`exp`, `erf`) and the
+    names used are recorded in `math_names`, from which the module's import is written.
     """
 
+    target = "python"
+
     def __init__(self, network: Network) -> None:
-        super().__init__(network, {"standard": "python3"})
+        super().__init__(network, {"standard": "python3", "fully_qualified_modules": False})
+        self.math_names: set[str] = set()
+
+    def _module_format(self, fqn: str, register: bool = True) -> str:
+        if fqn.startswith("math."):
+            self.math_names.add(fqn[len("math."):])
+            return fqn[len("math."):]
+        return super()._module_format(fqn, register)
+
+    def _inline(self, python: str, c: str, expr: sp.Function) -> str:
+        return python.format(z=self.parenthesize(expr.args[0], 100))
 
     def _print_Integer(self, expr: sp.Integer) -> str:
         """1.0, not 1: float-float arithmetic is the fast path of CPython's interpreter."""
@@ -131,48 +167,43 @@ class PythonScalarPrinter(_ScalarNames, PythonCodePrinter):
             return f"{self.parenthesize(expr.base, 60)}**{int(expr.exp)}"
         return super()._print_Pow(expr, rational)
 
-    def _print_sigmoid(self, expr: sigmoid) -> str:
-        """Parenthesised whole: `x / sigmoid(z)` must not print as `x / 1.0 / (...)`."""
-        return f"(1.0 / (1.0 + {self._exp_minus(expr.args[0])}))"
+    def _print_MarkerBase(self, expr: MarkerBase) -> str:
+        """The registry's inline form, parenthesised whole: `x / sigmoid(z)` must not print
+        as `x / 1.0 / (...)`."""
+        spelling = SPELLINGS[type(expr).__name__]
+        shared = self._shared_exp(expr)
+        if shared is not None:
+            self.math_names.update(spelling.shared_imports)
+            return shared
+        self.math_names.update(spelling.python_imports)
+        return spelling.python.format(z=self.parenthesize(expr.args[0], 100))
 
-    def _print_softplus(self, expr: softplus) -> str:
-        z = self.parenthesize(expr.args[0], 100)
-        return f"({z} + log1p({self._exp_minus(expr.args[0])}))"
-
-    def _print_relu(self, expr: relu) -> str:
-        z = self._print(expr.args[0])
-        return f"({z} if {z} > 0.0 else 0.0)"
-
-    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
-        return f"(1.0 if {self._print(expr.args[0])} > 0.0 else 0.0)"
-
-    def _print_tanh(self, expr: sp.tanh) -> str:
-        return f"tanh({self._print(expr.args[0])})"
+    _print_erf = _print_erfc = _print_MarkerBase
 
 
-class CCodePrinter(_ScalarNames, C99CodePrinter):
+class CCodePrinter(_FormulaOrder, _ScalarNames, C99CodePrinter):
     """Prints derived expressions as C for the compiled training loop (one sample, doubles).
 
-    Same names as the plain-Python loop. C's exp() overflows to inf instead of raising, so
-    softplus takes its stable form there.
+    Same names as the plain-Python loop. Markers print as calls of static inline helpers
+    whose bodies come from the registry; `used_helpers` records which to define.
     """
+
+    target = "c"
 
     def __init__(self, network: Network) -> None:
         super().__init__(network, {})
+        self.used_helpers: set[str] = set()
 
-    def _print_sigmoid(self, expr: sigmoid) -> str:
-        """Parenthesised whole: `x / sigmoid(z)` must not print as `x / 1.0 / (...)`."""
-        return f"(1.0 / (1.0 + {self._exp_minus(expr.args[0])}))"
+    def _inline(self, python: str, c: str, expr: sp.Function) -> str:
+        return c.format(z=self._print(expr.args[0]))
 
-    def _print_softplus(self, expr: softplus) -> str:
-        z = self.parenthesize(expr.args[0], 100)
-        return f"(fmax({z}, 0.0) + log1p(exp(-fabs({z}))))"
-
-    def _print_relu(self, expr: relu) -> str:
-        return f"fmax({self._print(expr.args[0])}, 0.0)"
-
-    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
-        return f"({self._print(expr.args[0])} > 0.0 ? 1.0 : 0.0)"
+    def _print_MarkerBase(self, expr: MarkerBase) -> str:
+        shared = self._shared_exp(expr)
+        if shared is not None:
+            return shared
+        name = type(expr).__name__
+        self.used_helpers.add(name)
+        return f"{name}({self._print(expr.args[0])})"
 
 
 @dataclass(frozen=True)
@@ -242,7 +273,9 @@ def module_context(gradients: Gradients) -> dict:
         context["unit_lines"] = unit_lines
         context["fast"] = _fast_context(gradients, unit_lines, ensemble_loss)
         helpers |= printer.used_helpers | unit_printer.used_helpers
-    context["helpers"] = sorted(helpers)
+        helpers |= context["fast"]["numpy_helpers"]
+    context["helpers"] = numpy_helpers(helpers)
+    context["helper_imports"] = helper_imports(helpers)
     return context
 
 
@@ -263,6 +296,31 @@ def _scalar_lines(gradients: Gradients, printer: NumPyCodePrinter) -> dict:
     return {"columns": columns, "forward": forward, "deltas": deltas, "grads": grads}
 
 
+def numpy_helpers(names: set[str], readable: bool = False) -> list[str]:
+    """The code of the NumPy helpers a printer called, from the registry, by name; with
+    `readable`, the notebook's version where the registry has one."""
+    extras = {code.split("(", 1)[0].removeprefix("def "): code
+              for spelling in SPELLINGS.values() for code in spelling.numpy_extra}
+    code = []
+    for name in sorted(names):
+        spelling = SPELLINGS.get(name)
+        if spelling is None:
+            code.append(extras[name])
+        else:
+            code.append(spelling.notebook if readable and spelling.notebook else spelling.numpy)
+    return code
+
+
+def helper_imports(names: set[str]) -> list[str]:
+    """Modules the NumPy helpers need besides NumPy (math, for erf)."""
+    return sorted({module for name in names for module in HELPER_IMPORTS.get(name, ())})
+
+
+def c_helpers(names: set[str]) -> list[Line]:
+    """(name, body) of the C loop's static inline helpers, from the registry."""
+    return [Line(name, SPELLINGS[name].c) for name in sorted(names)]
+
+
 def scalar_forward(network: Network, printer: _ScalarNames) -> list[Line]:
     """The forward pass unit by unit; exp(-z) of a sigmoid unit is kept in a local, e_z,
     which the sigmoid and the loss then share."""
@@ -273,7 +331,7 @@ def scalar_forward(network: Network, printer: _ScalarNames) -> list[Line]:
         for z, a, a_expr in zip(layer.z, layer.a, layer.a_local):
             if layer.activation.name == "sigmoid":
                 name = printer.doprint(z)
-                forward.append(Line(f"e_{name}", f"exp(-{name})"))
+                forward.append(Line(f"e_{name}", printer.doprint(sp.exp(-z))))
                 printer.exp_of[name] = f"e_{name}"
             forward.append(Line(printer.doprint(a), printer.doprint(a_expr)))
     return forward
@@ -303,17 +361,22 @@ def _fast_context(gradients: Gradients, numpy_lines: dict, sample_loss: str) -> 
     for param in network.params:
         for symbol, expr in zip(param.symbols, gradients.params[param.name]):
             entry = printer.doprint(symbol)
+            entry += "" if "[" in entry else "[...]"  # update the array in place
             ensemble_updates.append(Line(entry, f"lr * (np.sum({printer.doprint(expr)}, "
                                                 f"axis=0) / n)"))
+    loss = py.doprint(network.loss_of_logit(logit))
+    deltas = [Line(py.doprint(s), py.doprint(e)) for s, e in gradients.deltas]
     return {
         "forward": forward,
-        "loss": py.doprint(network.loss_of_logit(logit)),
-        "deltas": [Line(py.doprint(s), py.doprint(e)) for s, e in gradients.deltas],
+        "loss": loss,
+        "deltas": deltas,
         "params": params,
         "inputs": [py.doprint(x) for x in network.x],
         "ensemble_updates": ensemble_updates,
         "ensemble_loss": sample_loss,
         "prediction": numpy_lines["forward"][-1].target,
+        "math_names": sorted(py.math_names),
+        "numpy_helpers": printer.used_helpers,
     }
 
 
@@ -434,17 +497,15 @@ def module_sha256(text: str) -> str:
     return self_hash(text, PY_MARKER)
 
 
-def render_module(gradients: Gradients, stamp: str) -> str:
-    """The generated NumPy module for one spec, stamped with its inputs and its own hash."""
+def render_module(gradients: Gradients) -> str:
+    """The generated NumPy module for one spec, stamped with its own hash."""
     network = gradients.network
     context = module_context(gradients)
     activations = tuple(layer.activation.name for layer in network.layers)
     fast = context["fast"]
-    fast_code = "" if fast is None else " ".join(
-        [fast["loss"], *(line.value for line in fast["forward"] + fast["deltas"])])
-    math_names = [name for name in ("exp", "log1p", "tanh") if f"{name}(" in fast_code]
+    math_names = [] if fast is None else fast["math_names"]
     text = template_environment().get_template("module.py.j2").render(
-        stamp=stamp, math_names=math_names,
+        math_names=math_names,
         activations="(" + "".join(f'"{name}", ' for name in activations).rstrip() + ")",
         module_sha256="0" * 64, **context)
     return stamp_self(text, PY_MARKER)
@@ -465,23 +526,26 @@ def c_context(gradients: Gradients) -> dict | None:
                             "grad": printer.doprint(expr)})
             offset += 1
         params.append({"name": param.name, "shape": param.shape, "entries": entries})
+    loss = printer.doprint(network.loss_of_logit(network.output.z[0]))
+    deltas = [Line(printer.doprint(s), printer.doprint(e)) for s, e in gradients.deltas]
     return {
         "forward": forward,
-        "loss": printer.doprint(network.loss_of_logit(network.output.z[0])),
-        "deltas": [Line(printer.doprint(s), printer.doprint(e)) for s, e in gradients.deltas],
+        "loss": loss,
+        "deltas": deltas,
         "params": params,
         "n_params": offset,
         "inputs": [printer.doprint(x) for x in network.x],
+        "helpers": c_helpers(printer.used_helpers),
     }
 
 
-def render_c(gradients: Gradients, stamp: str) -> str | None:
+def render_c(gradients: Gradients, module_sha256: str) -> str | None:
     """The C training loop of a small network, or None for networks too large for it."""
     context = c_context(gradients)
     if context is None:
         return None
     text = template_environment().get_template("train_loop.c.j2").render(
-        spec=gradients.network.spec, stamp=stamp, c=context)
+        spec=gradients.network.spec, module_sha256=module_sha256, c=context)
     return stamp_self(text, C_MARKER)
 
 
@@ -493,7 +557,7 @@ def readable_model_context(gradients: Gradients) -> dict:
     formula; deeper ones name the deltas of the backpropagation recursion.
     """
     network = gradients.network
-    printer = ReadableNumPyPrinter(network)
+    printer = NumPyCodePrinter(network)
     scalar = max(network.spec.widths) <= SCALAR_MAX_WIDTH
     lines = _scalar_lines(gradients, printer) if scalar else _matrix_lines(gradients, printer)
     logit = network.output.z[0]
@@ -526,5 +590,6 @@ def readable_model_context(gradients: Gradients) -> dict:
         "loss": loss_line,
         "deltas": deltas,
         "grads": grads,
-        "helpers": sorted(printer.used_helpers),
+        "helpers": numpy_helpers(printer.used_helpers, readable=True),
+        "helper_imports": helper_imports(printer.used_helpers),
     }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import jinja2
@@ -33,15 +32,6 @@ def input_hash(spec: NetworkSpec) -> str:
     if digest is None:
         raise OSError(f"{spec_file(spec)}: cannot read the spec file to hash it")
     return digest
-
-
-def read_stamp(path: Path) -> str | None:
-    """The inputs hash recorded in a generated file (in its header), if any."""
-    try:
-        found = re.search(r'inputs-sha256"?: "?([0-9a-f]{64})', path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return None
-    return found.group(1) if found else None
 
 
 def write_atomic(path: Path, text: str) -> bool:
@@ -75,6 +65,42 @@ ESCAPES = {
 }
 
 
+LINE_WIDTH = 100  # ruff's, for generated Python as for hand-written
+
+
+def _top_level_breaks(value: str) -> list[int]:
+    """Positions of ` + `, ` - ` and ` * ` outside any bracket: where a line may break."""
+    depth, breaks = 0, []
+    for k, char in enumerate(value):
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth == 0 and value[k:k + 3] in (" + ", " - ", " * "):
+            breaks.append(k)
+    return breaks
+
+
+def assign(line: object, indent: int, op: str = "=") -> str:
+    """`target op value` for a Python template line at `indent`; a value that would pass
+    the line width is put in parentheses and broken before top-level operators."""
+    target, value = line.target, line.value
+    if indent + len(target) + len(op) + len(value) + 2 <= LINE_WIDTH:
+        return f"{target} {op} {value}"
+    pieces, start = [], 0
+    for k in _top_level_breaks(value):
+        pieces.append(value[start:k])
+        start = k + 1
+    pieces.append(value[start:])
+    inner = " " * (indent + 4)
+    rows = [pieces[0]]
+    for piece in pieces[1:]:
+        if len(inner) + len(rows[-1]) + 1 + len(piece) <= LINE_WIDTH:
+            rows[-1] += " " + piece
+        else:
+            rows.append(piece)
+    body = "\n".join(inner + row for row in rows)
+    return f"{target} {op} (\n{body}\n{' ' * indent})"
+
+
 def template_environment() -> jinja2.Environment:
     """Jinja settings shared by every template: strict, exact about whitespace, with the
     escapes of ESCAPES as filters."""
@@ -86,4 +112,5 @@ def template_environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters.update(ESCAPES)
+    environment.filters["assign"] = assign
     return environment

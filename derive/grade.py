@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 
 from derive import grade_latex as gl
-from derive.functions import LOSSES, expand_markers, relu, sigmoid, softplus
+from derive.functions import LOSSES, NUMPY_MODULES, expand_markers, relu, sigmoid, softplus
 from derive.gradients import Gradients, activation_derivative, derive
 from derive.latex import NetworkLatexPrinter, Report, build_report
 from derive.network import Network, build
@@ -211,7 +211,7 @@ class Points:
         """(P, S, K): network-symbol expressions at every point and sample."""
         symbols = sorted(set().union(*(e.free_symbols for e in exprs)) if exprs else set(),
                          key=lambda s: s.name)
-        function = sp.lambdify(symbols, [expand_markers(e) for e in exprs], "numpy")
+        function = sp.lambdify(symbols, [expand_markers(e) for e in exprs], NUMPY_MODULES)
         with np.errstate(all="ignore"):
             out = function(*(self.network_values[s] for s in symbols))
         return np.stack([np.broadcast_to(np.asarray(v, dtype=float), (POINTS + 1, SAMPLES))
@@ -220,7 +220,7 @@ class Points:
 
 def _numeric(expr: sp.Expr, values: dict[sp.Symbol, np.ndarray]) -> np.ndarray:
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-    function = sp.lambdify(symbols, expand_markers(expr), "numpy")
+    function = sp.lambdify(symbols, expand_markers(expr), NUMPY_MODULES)
     with np.errstate(all="ignore"):
         return np.broadcast_to(function(*(values[s] for s in symbols)),
                                (POINTS + 1, SAMPLES)).astype(float)
@@ -1307,7 +1307,7 @@ class Grader:
         if any(sp.sympify(e).has(sp.zoo, sp.nan, sp.oo, -sp.oo) for e in exprs):
             raise Unreadable("its value is infinite or undefined")
         function = sp.lambdify(self.m.atoms, [expand_markers(e) for e in exprs],
-                               "numpy")
+                               NUMPY_MODULES)
         with np.errstate(all="ignore"):
             out = function(*points.atom_values)
         values = [np.asarray(v) for v in out]

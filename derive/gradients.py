@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from derive.functions import Activation, expand_markers
+from derive.functions import NUMPY_MODULES, Activation, expand_markers, tidy
 from derive.network import Network, SymbolInfo
 
 
@@ -43,33 +43,13 @@ class Gradients:
         return expr
 
 
-def _tidy(expr: sp.Expr) -> sp.Expr:
-    """The shorter of the factored and expanded forms, with no leading minus sign.
-
-    -a (a - 1) -> a (1 - a) for the sigmoid, 1 - a^2 for tanh, 2 (y_hat - y) for MSE.
-    """
-    factored, expanded = _no_leading_minus(sp.factor(expr)), sp.expand(expr)
-    return expanded if sp.count_ops(expanded) < sp.count_ops(factored) else factored
-
-
-def _no_leading_minus(expr: sp.Expr) -> sp.Expr:
-    if isinstance(expr, sp.Mul):
-        coeff, factors = expr.as_coeff_mul()
-        if coeff.is_negative:
-            for k, factor in enumerate(factors):
-                if isinstance(factor, sp.Add):
-                    flipped = (*factors[:k], sp.expand(-factor), *factors[k + 1:])
-                    return sp.Mul(-coeff, *flipped)
-    return expr
-
-
 def _check_same(compact: sp.Expr, raw: sp.Expr, symbols: list[sp.Symbol], what: str,
                 samples: dict[sp.Symbol, np.ndarray]) -> None:
     """Fail loudly unless the two expressions agree at every sampled point."""
     args = [samples[s] for s in symbols]
-    got = np.broadcast_to(sp.lambdify(symbols, expand_markers(compact), "numpy")(*args),
+    got = np.broadcast_to(sp.lambdify(symbols, expand_markers(compact), NUMPY_MODULES)(*args),
                           args[0].shape)
-    want = np.broadcast_to(sp.lambdify(symbols, raw, "numpy")(*args), args[0].shape)
+    want = np.broadcast_to(sp.lambdify(symbols, raw, NUMPY_MODULES)(*args), args[0].shape)
     suspects = np.flatnonzero(~np.isclose(got, want, rtol=1e-9, atol=1e-12))
     for index in suspects:  # rounding in one of two float evaluations, or a real difference?
         point = {s: sp.Float(float(np.broadcast_to(a, args[0].shape)[index]), 60)
@@ -97,11 +77,16 @@ def _random_points(symbols: list[sp.Symbol], info: dict[sp.Symbol, SymbolInfo],
 
 
 def activation_derivative(activation: Activation, z: sp.Symbol, a: sp.Symbol) -> sp.Expr:
-    """f'(z) from SymPy, written through a = f(z) when f can be inverted."""
+    """f'(z) from SymPy, written through a = f(z) when f can be inverted, otherwise in z
+    through the markers' own derivatives (silu' in sigmoid(z), not in exp(-z))."""
     raw = sp.diff(expand_markers(activation.apply(z)), z)
     if activation.inverse is None:
-        return raw
-    compact = _tidy(sp.simplify(raw.subs(z, activation.inverse(a))))
+        compact = tidy(sp.diff(activation.apply(z), z))
+        if compact != raw:
+            _check_same(compact, raw, [z], f"{activation.name}'",
+                        {z: np.linspace(-6.0, 6.0, 97)})
+        return compact
+    compact = tidy(sp.simplify(raw.subs(z, activation.inverse(a))))
     if compact.has(z):
         raise DerivationError(f"{activation.name}: derivative not expressible through f(z)")
     at_z = compact.xreplace({a: activation.apply(z)})
@@ -116,7 +101,7 @@ def output_delta(network: Network, z: sp.Symbol) -> sp.Expr:
     raw = sp.diff(expand_markers(network.sample_loss().xreplace({y_hat: activation.apply(z)})), z)
     if activation.inverse is None:
         return raw
-    compact = _tidy(sp.simplify(raw.subs(z, activation.inverse(y_hat))))
+    compact = tidy(sp.simplify(raw.subs(z, activation.inverse(y_hat))))
     points = {z: np.linspace(-6.0, 6.0, 97), y: np.linspace(0.0, 1.0, 97)}
     _check_same(compact.xreplace({y_hat: activation.apply(z)}), raw, [z, y], "output delta",
                 points)
@@ -255,11 +240,12 @@ def prove_by_differences(gradients: Gradients, entries: int | None = None,
     for layer in network.layers:
         inputs = [*(network.x if layer.number == 1 else network.layers[layer.number - 2].a),
                   *layer.weight.symbols, *layer.bias.symbols]
-        z_fn = sp.lambdify(inputs, list(layer.z_local), "numpy")
-        a_fn = sp.lambdify([layer.z[0]], expand_markers(layer.a_local[0]), "numpy")
+        z_fn = sp.lambdify(inputs, list(layer.z_local), NUMPY_MODULES)
+        a_fn = sp.lambdify([layer.z[0]], expand_markers(layer.a_local[0]), NUMPY_MODULES)
         layer_functions.append((layer, z_fn, a_fn))
     z_out = network.output.z[0]
-    loss_fn = sp.lambdify([z_out, network.y], expand_markers(network.loss_of_logit(z_out)), "numpy")
+    loss_fn = sp.lambdify([z_out, network.y], expand_markers(network.loss_of_logit(z_out)),
+                          NUMPY_MODULES)
 
     def forward(values: dict[str, np.ndarray]) -> tuple[dict[sp.Symbol, np.ndarray], float]:
         known: dict[sp.Symbol, np.ndarray] = {s: x[:, j] for j, s in enumerate(network.x)}
@@ -304,7 +290,7 @@ def _evaluate_many(exprs: list[sp.Expr], known: dict[sp.Symbol, np.ndarray],
     if not exprs:
         return []
     symbols = sorted(set().union(*(e.free_symbols for e in exprs)), key=lambda s: s.name)
-    function = sp.lambdify(symbols, [expand_markers(e) for e in exprs], "numpy")
+    function = sp.lambdify(symbols, [expand_markers(e) for e in exprs], NUMPY_MODULES)
     values = function(*(known[s] for s in symbols))
     return [np.broadcast_to(v, (samples,)).astype(float) for v in values]
 

@@ -15,13 +15,11 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from derive.files import template_environment
-from derive.functions import relu, sigmoid, softplus
+from derive.functions import ACTIVATIONS, SPELLINGS, MarkerBase
 from derive.gradients import Gradients
 from derive.network import Network, SymbolInfo
 
 LETTERS = "ijk"
-ACTIVATION_LATEX = {"sigmoid": r"\sigma", "tanh": r"\tanh", "relu": r"\operatorname{relu}",
-                    "identity": r"\operatorname{id}"}
 
 
 def _layer_tag(layer: int) -> str:
@@ -101,17 +99,14 @@ class NetworkLatexPrinter(LatexPrinter):
             parts.append(rf"\left({text}\right)" if factor.is_Add else text)
         return (r" \odot " if self._vector else " ").join(parts)
 
-    def _print_sigmoid(self, expr: sigmoid, exp: str | None = None) -> str:
-        return rf"\sigma\left({self._print(expr.args[0])}\right)"
-
-    def _print_softplus(self, expr: softplus, exp: str | None = None) -> str:
-        return rf"\log\left(1 + e^{{{self._print(expr.args[0])}}}\right)"
+    def _print_MarkerBase(self, expr: MarkerBase, exp: str | None = None) -> str:
+        """The registry's LaTeX for the function, as a power where SymPy asks for one."""
+        text = SPELLINGS[type(expr).__name__].latex.format(z=self._print(expr.args[0]))
+        return rf"\left({text}\right)^{{{exp}}}" if exp else text
 
     def _print_Heaviside(self, expr: sp.Heaviside, exp: str | None = None) -> str:
-        return rf"\mathbf{{1}}\left[{self._print(expr.args[0])} > 0\right]"
-
-    def _print_relu(self, expr: relu, exp: str | None = None) -> str:
-        return rf"\max\left(0, {self._print(expr.args[0])}\right)"
+        text = rf"\mathbf{{1}}\left[{self._print(expr.args[0])} > 0\right]"
+        return rf"\left({text}\right)^{{{exp}}}" if exp else text
 
 
 @dataclass(frozen=True)
@@ -217,7 +212,7 @@ def _transposed(vector: str) -> str:
 def _apply(activation: str, body: str) -> str:
     if activation == "identity":
         return body
-    return rf"{ACTIVATION_LATEX[activation]}\left({body}\right)"
+    return rf"{ACTIVATIONS[activation].latex}\left({body}\right)"
 
 
 def _forward(network: Network, plain: NetworkLatexPrinter) -> list[Formula]:
@@ -253,7 +248,7 @@ def _derivatives(gradients: Gradients, plain: NetworkLatexPrinter) -> list[Formu
         seen.add(name)
         derivative = gradients.derivatives[layer.number].xreplace(
             {layer.a[0]: layer.activation.apply(zs), layer.z[0]: zs})
-        act = ACTIVATION_LATEX[name]
+        act = ACTIVATIONS[name].latex
         formulas.append(Formula(f"derivative of the {name}",
                                 rf"{act}'(z) = {plain.doprint(derivative)}"))
     out = network.output
@@ -331,7 +326,7 @@ def build_report(gradients: Gradients) -> Report:
                   vector, update)
 
 
-def render(gradients: Gradients, template: str, stamp: str) -> str:
+def render(gradients: Gradients, template: str) -> str:
     """Render the report through `templates/<template>` (gradients.tex.j2 or gradients.md.j2)."""
     return template_environment().get_template(template).render(
-        report=build_report(gradients), spec=gradients.network.spec, stamp=stamp)
+        report=build_report(gradients), spec=gradients.network.spec)

@@ -13,7 +13,7 @@ from itertools import product
 
 import sympy as sp
 
-from derive.functions import ACTIVATIONS, LOGIT_FORMS, LOSSES, Activation, Loss
+from derive.functions import ACTIVATIONS, LOSSES, Activation, Loss
 from derive.spec import NetworkSpec
 
 Unit = tuple[int, int]  # (layer number, 1-based unit number); layer 0 is the input
@@ -84,7 +84,7 @@ class Network:
 
     def loss_of_logit(self, z: sp.Expr) -> sp.Expr:
         """The per-sample loss in the output logit, as the generated code computes it."""
-        logit_form = LOGIT_FORMS.get((self.output.activation.name, self.loss.name))
+        logit_form = self.loss.logit_forms.get(self.output.activation.name)
         if logit_form is not None:
             return logit_form(z, self.y)
         return self.loss.of_prediction(self.output.activation.apply(z), self.y)

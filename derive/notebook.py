@@ -30,22 +30,21 @@ def split_cells(text: str) -> list[tuple[str, str]]:
     return cells
 
 
-def build_notebook(gradients: Gradients, stamp: str) -> nbformat.NotebookNode:
+def build_notebook(gradients: Gradients) -> nbformat.NotebookNode:
     network = gradients.network
     context = module_context(gradients)
     names = [p.name for p in network.params]
     assignment_order = sorted(network.params, key=lambda p: (p.name[0].lower() == "b", p.layer))
     text = template_environment().get_template("notebook.j2").render(
-        stamp=stamp, report=build_report(gradients), param_names=names,
+        report=build_report(gradients), param_names=names,
         model=readable_model_context(gradients),
         update_order=[p.name for p in assignment_order], **context)
-    # Where the notebook came from lives in its metadata, not in a cell a grader reads;
-    # `make derive` reads the stamp back from there to tell whether the file is fresh.
+    # Where the notebook came from lives in its metadata, not in a cell a grader reads.
     notebook = new_notebook(metadata={
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
         "derive-nn": {"generated-by": f"make derive SPEC={network.spec.source}",
-                      "template": "derive/templates/notebook.j2", "inputs-sha256": stamp},
+                      "template": "derive/templates/notebook.j2"},
     })
     for number, (kind, source) in enumerate(split_cells(text)):
         make = new_markdown_cell if kind == "markdown" else new_code_cell
@@ -57,5 +56,5 @@ def build_notebook(gradients: Gradients, stamp: str) -> nbformat.NotebookNode:
     return notebook
 
 
-def render_notebook(gradients: Gradients, stamp: str) -> str:
-    return nbformat.writes(build_notebook(gradients, stamp)) + "\n"
+def render_notebook(gradients: Gradients) -> str:
+    return nbformat.writes(build_notebook(gradients)) + "\n"

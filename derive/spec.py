@@ -13,11 +13,13 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from derive.functions import ACTIVATIONS, LOSSES
+
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 DEFAULT_SPEC = "xor"
 
-ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "identity")
-OUTPUTS = {"sigmoid": ("bce", "mse"), "identity": ("mse",)}  # output activation -> losses
+ACTIVATION_NAMES = tuple(ACTIVATIONS)
+OUTPUTS = {name: a.losses for name, a in ACTIVATIONS.items() if a.losses}  # output -> losses
 # Built-in data sets and their input width (their NumPy generators: templates/datasets.py.j2).
 DATASET_WIDTHS = {"xor": 2, "and": 2, "or": 2, "nand": 2, "xnor": 2, "moons": 2,
                   "circles": 2, "spirals": 2}
@@ -174,7 +176,7 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
         if act not in ACTIVATION_NAMES:
             raise top.fail("activation", f"{act!r} is not one of {', '.join(ACTIVATION_NAMES)}")
     output = top.choice("output", tuple(OUTPUTS))
-    loss = top.choice("loss", ("bce", "mse"))
+    loss = top.choice("loss", tuple(LOSSES))
     if loss not in OUTPUTS[output]:
         raise top.fail("loss", f"{loss!r} does not go with output {output!r}; allowed: "
                                f"{', '.join(OUTPUTS[output])}")

@@ -6,7 +6,10 @@ without SymPy or Jinja.
   occurrence's digits zeroed, so a hand edit anywhere, a second marker line included,
   changes it.
 - The inputs hash: the spec file, the derivation's sources and templates, and the versions
-  of the packages that print the outputs. A generated file stamped with another one is stale.
+  of the packages that print the outputs. It is recorded once per spec, with the sha256 of
+  every file derived from it, in the folder's manifest.json, not in the files themselves:
+  a change to derive/ that changes no output rewrites the manifest alone. A file whose
+  spec's inputs hash or own sha256 differs from the manifest's is stale.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 PY_MARKER = 'MODULE_SHA256 = "'
+MANIFEST = "manifest.json"
 C_MARKER = " * source-sha256: "
 HASHED_VERSIONS = ("sympy", "jinja2", "nbformat")
 _ZEROS = "0" * 64
@@ -78,6 +82,46 @@ def inputs_hash(spec_file: Path, derive_dir: Path) -> str | None:
         digest.update(f"\n{path.relative_to(derive_dir).as_posix()}\n".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def file_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(folder: Path) -> dict[str, dict]:
+    """spec name -> {"inputs-sha256": ..., "files": {file name: sha256}}; empty where the
+    folder has no readable manifest (every spec in it then counts as stale)."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        specs = data["specs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return specs if isinstance(specs, dict) else {}
+
+
+def manifest_text(specs: dict[str, dict]) -> str:
+    """The manifest as `make derive` writes it: sorted, one entry a line or so, stable."""
+    data = {"about": "written by make derive (python -m derive); do not edit",
+            "specs": specs}
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+def stale_reason(folder: Path, spec_name: str, file_name: str,
+                 current_inputs: str | None) -> str | None:
+    """Why `folder/file_name` is not what `make derive` would write for the spec today
+    (None: it is). `current_inputs` None means the sources are not here to compare with."""
+    entry = read_manifest(folder).get(spec_name)
+    if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
+        return f"{folder / MANIFEST} has no record of spec {spec_name}"
+    if current_inputs is not None and entry.get("inputs-sha256") != current_inputs:
+        return "its spec file, derive/ or its templates changed since it was generated"
+    try:
+        data = (folder / file_name).read_bytes()
+    except OSError:
+        return f"{folder / file_name} cannot be read"
+    if entry["files"].get(file_name) != file_sha256(data):
+        return f"it is not the file {folder / MANIFEST} records for spec {spec_name}"
+    return None
 
 
 def stage(path: Path, data: bytes) -> str:

@@ -125,6 +125,16 @@ def load_text(text: str, name: str) -> types.ModuleType:
 
 def verify_module(gradients: Gradients, text: str, checked: list[Case] | None = None) -> None:
     """The NumPy module, its plain-Python loop and its ensemble loop against the derivation."""
+    try:
+        _verify_module(gradients, text, checked)
+    except DerivationError:
+        raise
+    except Exception as error:  # printed code that does not even run: say so in one line
+        raise DerivationError(f"printed module does not run: {type(error).__name__}: "
+                              f"{error}; nothing was written") from None
+
+
+def _verify_module(gradients: Gradients, text: str, checked: list[Case] | None) -> None:
     module = load_text(text, gradients.network.spec.name)
     lr = 0.05
     for k, (params, X, y, want_loss, want) in enumerate(checked or cases(gradients)):

@@ -3,12 +3,15 @@
  * A 2-3-3-1 network (tanh, then sigmoid hidden layers) with binary cross-entropy on XOR.
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
- * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: b95e6c423ab9f8c56e477eaedca2bd1fbfa647daaa0dc5abafd4823501796217
- * source-sha256: 6713696d93111ac4efd8533d5ec37db34776321bf97a75ce17d6e96a9f72a7e4
+ * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
+ * only beside the module whose own hash (MODULE_SHA256) it names here:
+ * module-sha256: b53451ae3b874273f041758cd58b65e3d456747e12a94ca8f9a7078868bb9949
+ * source-sha256: 718d4e9b742534b78525f88ca6c748aa7dab3dcd1792db5d0231dedd563e5575
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
+
+static inline double softplus(double z) { return fmax(z, 0.0) + log1p(exp(-fabs(z))); }
 
 /* Parameters, flat and in this order (C order within each array):
  *   W1 (3, 2): params[0..5]
@@ -82,56 +85,56 @@ void train(double *params, const double *X, const double *targets, int n, double
             const double x_1 = X[2 * s + 0];
             const double x_2 = X[2 * s + 1];
             const double y = targets[s];
-            const double z1_1 = b1_1 + W1_1_1*x_1 + W1_1_2*x_2;
-            const double z1_2 = b1_2 + W1_2_1*x_1 + W1_2_2*x_2;
-            const double z1_3 = b1_3 + W1_3_1*x_1 + W1_3_2*x_2;
+            const double z1_1 = W1_1_1 * x_1 + W1_1_2 * x_2 + b1_1;
+            const double z1_2 = W1_2_1 * x_1 + W1_2_2 * x_2 + b1_2;
+            const double z1_3 = W1_3_1 * x_1 + W1_3_2 * x_2 + b1_3;
             const double h1_1 = tanh(z1_1);
             const double h1_2 = tanh(z1_2);
             const double h1_3 = tanh(z1_3);
-            const double z2_1 = b2_1 + W2_1_1*h1_1 + W2_1_2*h1_2 + W2_1_3*h1_3;
-            const double z2_2 = b2_2 + W2_2_1*h1_1 + W2_2_2*h1_2 + W2_2_3*h1_3;
-            const double z2_3 = b2_3 + W2_3_1*h1_1 + W2_3_2*h1_2 + W2_3_3*h1_3;
+            const double z2_1 = W2_1_1 * h1_1 + W2_1_2 * h1_2 + W2_1_3 * h1_3 + b2_1;
+            const double z2_2 = W2_2_1 * h1_1 + W2_2_2 * h1_2 + W2_2_3 * h1_3 + b2_2;
+            const double z2_3 = W2_3_1 * h1_1 + W2_3_2 * h1_2 + W2_3_3 * h1_3 + b2_3;
             const double e_z2_1 = exp(-z2_1);
             const double h2_1 = (1.0 / (1.0 + e_z2_1));
             const double e_z2_2 = exp(-z2_2);
             const double h2_2 = (1.0 / (1.0 + e_z2_2));
             const double e_z2_3 = exp(-z2_3);
             const double h2_3 = (1.0 / (1.0 + e_z2_3));
-            const double z3 = b3 + h2_1*w3_1 + h2_2*w3_2 + h2_3*w3_3;
+            const double z3 = w3_1 * h2_1 + w3_2 * h2_2 + w3_3 * h2_3 + b3;
             const double e_z3 = exp(-z3);
             const double y_hat = (1.0 / (1.0 + e_z3));
-            total += -y*z3 + (fmax(z3, 0.0) + log1p(exp(-fabs(z3))));
+            total += softplus(z3) - y * z3;
             const double delta3 = y_hat - y;
-            const double delta2_1 = h2_1*delta3*w3_1*(1 - h2_1);
-            const double delta2_2 = h2_2*delta3*w3_2*(1 - h2_2);
-            const double delta2_3 = h2_3*delta3*w3_3*(1 - h2_3);
-            const double delta1_1 = (1 - pow(h1_1, 2))*(W2_1_1*delta2_1 + W2_2_1*delta2_2 + W2_3_1*delta2_3);
-            const double delta1_2 = (1 - pow(h1_2, 2))*(W2_1_2*delta2_1 + W2_2_2*delta2_2 + W2_3_2*delta2_3);
-            const double delta1_3 = (1 - pow(h1_3, 2))*(W2_1_3*delta2_1 + W2_2_3*delta2_2 + W2_3_3*delta2_3);
-            g_W1_1_1 += delta1_1*x_1;
-            g_W1_1_2 += delta1_1*x_2;
-            g_W1_2_1 += delta1_2*x_1;
-            g_W1_2_2 += delta1_2*x_2;
-            g_W1_3_1 += delta1_3*x_1;
-            g_W1_3_2 += delta1_3*x_2;
+            const double delta2_1 = delta3 * w3_1 * h2_1 * (1 - h2_1);
+            const double delta2_2 = delta3 * w3_2 * h2_2 * (1 - h2_2);
+            const double delta2_3 = delta3 * w3_3 * h2_3 * (1 - h2_3);
+            const double delta1_1 = (W2_1_1 * delta2_1 + W2_2_1 * delta2_2 + W2_3_1 * delta2_3) * (1 - pow(h1_1, 2));
+            const double delta1_2 = (W2_1_2 * delta2_1 + W2_2_2 * delta2_2 + W2_3_2 * delta2_3) * (1 - pow(h1_2, 2));
+            const double delta1_3 = (W2_1_3 * delta2_1 + W2_2_3 * delta2_2 + W2_3_3 * delta2_3) * (1 - pow(h1_3, 2));
+            g_W1_1_1 += delta1_1 * x_1;
+            g_W1_1_2 += delta1_1 * x_2;
+            g_W1_2_1 += delta1_2 * x_1;
+            g_W1_2_2 += delta1_2 * x_2;
+            g_W1_3_1 += delta1_3 * x_1;
+            g_W1_3_2 += delta1_3 * x_2;
             g_b1_1 += delta1_1;
             g_b1_2 += delta1_2;
             g_b1_3 += delta1_3;
-            g_W2_1_1 += h1_1*delta2_1;
-            g_W2_1_2 += h1_2*delta2_1;
-            g_W2_1_3 += h1_3*delta2_1;
-            g_W2_2_1 += h1_1*delta2_2;
-            g_W2_2_2 += h1_2*delta2_2;
-            g_W2_2_3 += h1_3*delta2_2;
-            g_W2_3_1 += h1_1*delta2_3;
-            g_W2_3_2 += h1_2*delta2_3;
-            g_W2_3_3 += h1_3*delta2_3;
+            g_W2_1_1 += delta2_1 * h1_1;
+            g_W2_1_2 += delta2_1 * h1_2;
+            g_W2_1_3 += delta2_1 * h1_3;
+            g_W2_2_1 += delta2_2 * h1_1;
+            g_W2_2_2 += delta2_2 * h1_2;
+            g_W2_2_3 += delta2_2 * h1_3;
+            g_W2_3_1 += delta2_3 * h1_1;
+            g_W2_3_2 += delta2_3 * h1_2;
+            g_W2_3_3 += delta2_3 * h1_3;
             g_b2_1 += delta2_1;
             g_b2_2 += delta2_2;
             g_b2_3 += delta2_3;
-            g_w3_1 += h2_1*delta3;
-            g_w3_2 += h2_2*delta3;
-            g_w3_3 += h2_3*delta3;
+            g_w3_1 += delta3 * h2_1;
+            g_w3_2 += delta3 * h2_2;
+            g_w3_3 += delta3 * h2_3;
             g_b3 += delta3;
         }
         losses[epoch] = total / n;

@@ -6,7 +6,8 @@ GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/xor_deep.t
 (python -m derive specs/xor_deep.toml): written from that spec, the SymPy derivation in
 derive/ and the template derive/templates/module.py.j2. Gradients are SymPy's, proved
 equal to the derivative of the loss.
-inputs-sha256: b95e6c423ab9f8c56e477eaedca2bd1fbfa647daaa0dc5abafd4823501796217
+Whether it is current (derived from today's spec and derive/) is recorded in
+generated/manifest.json, which train.py checks.
 """
 
 from math import exp, log1p, tanh
@@ -14,12 +15,10 @@ from math import exp, log1p, tanh
 import numpy as np
 
 SPEC_NAME = "xor_deep"
-# The spec this module was derived from, and what train.py needs to check it is fresh:
-# the hash of (spec file, derive/ sources and templates, printer versions), and this file's
-# own hash (with the digits of MODULE_SHA256 zeroed) to notice hand edits.
+# The spec this module was derived from, and this file's own hash (with the digits of
+# MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/xor_deep.toml"
-INPUTS_SHA256 = "b95e6c423ab9f8c56e477eaedca2bd1fbfa647daaa0dc5abafd4823501796217"
-MODULE_SHA256 = "75abd69947c89c39218a1147cf3f51b96f3ffe8f2de83b30be264e200a27f291"
+MODULE_SHA256 = "b53451ae3b874273f041758cd58b65e3d456747e12a94ca8f9a7078868bb9949"
 DATASET = "xor"
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
@@ -49,12 +48,10 @@ def sigmoid(z):
 def softplus(z):
     """log(1 + exp(z)) without overflow, as max(z, 0) + log1p(exp(-|z|)).
 
-    log1p(e) is taken as log(u) - ((u - 1) - e) / u with u = 1 + e: as exact as np.log1p,
-    and several times faster here because np.log is vectorised and np.log1p is not.
+    np.log1p, not np.log(1 + e): for z < -30 or so only log1p keeps the relative accuracy
+    a hidden softplus unit needs (np.log near 1 is accurate to 1e-16 absolute only).
     """
-    e = np.exp(-np.abs(z))
-    u = 1.0 + e
-    return np.maximum(z, 0.0) + (np.log(u) - ((u - 1.0) - e) / u)
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
 
 
 def softplus_from_sigmoid(z, s):
@@ -82,6 +79,12 @@ def _targets(y, n):
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},), got {y.shape}")
     return y
+
+
+# ---------------------------------------------------------------------------- the model
+# forward, loss and gradients, written as the formulas in xor_deep.md read, with the
+# same names. Everything after the next rule of this kind is the same derivation again,
+# arranged for speed (whole training loops); a reader of the model can stop there.
 
 
 def forward(params, X):
@@ -117,7 +120,7 @@ def loss(params, X, y):
     z2 = h1 @ W2.T + b2
     h2 = sigmoid(z2)
     z3 = h2 @ w3 + b3
-    return float(np.mean(-z3*y + softplus(z3)))
+    return float(np.mean(softplus(z3) - y * z3))
 
 
 def loss_and_gradients(params, X, y):
@@ -136,9 +139,9 @@ def loss_and_gradients(params, X, y):
     h2 = sigmoid(z2)
     z3 = h2 @ w3 + b3
     y_hat = sigmoid(z3)
-    loss_value = float(np.mean(-z3*y + softplus_from_sigmoid(z3, y_hat)))
+    loss_value = float(np.mean(softplus_from_sigmoid(z3, y_hat) - y * z3))
     delta3 = y_hat - y
-    delta2 = (np.outer(delta3, w3))*(h2*(1 - h2))
+    delta2 = (np.outer(delta3, w3))*(h2 * (1 - h2))
     delta1 = (delta2 @ W2)*(1 - h1**2)
     grads = {
         "W1": delta1.T @ X / X.shape[0],
@@ -161,6 +164,11 @@ def dataset():
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([0.0, 1.0, 1.0, 0.0])
     return X, y
+
+
+# ----------------------------------------------------------------------- the speed paths
+# The same derived expressions as above, printed as whole training loops: train_fast on
+# Python floats, train_ensemble over K networks at once. train.py picks them by size.
 
 
 def _floats(value):
@@ -196,56 +204,56 @@ def train_fast(params, X, y, lr, epochs):
         g_w3_1 = g_w3_2 = g_w3_3 = 0.0
         g_b3 = 0.0
         for x_1, x_2, y in samples:
-            z1_1 = b1_1 + W1_1_1*x_1 + W1_1_2*x_2
-            z1_2 = b1_2 + W1_2_1*x_1 + W1_2_2*x_2
-            z1_3 = b1_3 + W1_3_1*x_1 + W1_3_2*x_2
+            z1_1 = W1_1_1 * x_1 + W1_1_2 * x_2 + b1_1
+            z1_2 = W1_2_1 * x_1 + W1_2_2 * x_2 + b1_2
+            z1_3 = W1_3_1 * x_1 + W1_3_2 * x_2 + b1_3
             h1_1 = tanh(z1_1)
             h1_2 = tanh(z1_2)
             h1_3 = tanh(z1_3)
-            z2_1 = b2_1 + W2_1_1*h1_1 + W2_1_2*h1_2 + W2_1_3*h1_3
-            z2_2 = b2_2 + W2_2_1*h1_1 + W2_2_2*h1_2 + W2_2_3*h1_3
-            z2_3 = b2_3 + W2_3_1*h1_1 + W2_3_2*h1_2 + W2_3_3*h1_3
+            z2_1 = W2_1_1 * h1_1 + W2_1_2 * h1_2 + W2_1_3 * h1_3 + b2_1
+            z2_2 = W2_2_1 * h1_1 + W2_2_2 * h1_2 + W2_2_3 * h1_3 + b2_2
+            z2_3 = W2_3_1 * h1_1 + W2_3_2 * h1_2 + W2_3_3 * h1_3 + b2_3
             e_z2_1 = exp(-z2_1)
             h2_1 = (1.0 / (1.0 + e_z2_1))
             e_z2_2 = exp(-z2_2)
             h2_2 = (1.0 / (1.0 + e_z2_2))
             e_z2_3 = exp(-z2_3)
             h2_3 = (1.0 / (1.0 + e_z2_3))
-            z3 = b3 + h2_1*w3_1 + h2_2*w3_2 + h2_3*w3_3
+            z3 = w3_1 * h2_1 + w3_2 * h2_2 + w3_3 * h2_3 + b3
             e_z3 = exp(-z3)
             y_hat = (1.0 / (1.0 + e_z3))
-            total += -y*z3 + (z3 + log1p(e_z3))
+            total += (z3 + log1p(e_z3)) - y * z3
             delta3 = y_hat - y
-            delta2_1 = h2_1*delta3*w3_1*(1.0 - h2_1)
-            delta2_2 = h2_2*delta3*w3_2*(1.0 - h2_2)
-            delta2_3 = h2_3*delta3*w3_3*(1.0 - h2_3)
-            delta1_1 = (1.0 - h1_1**2)*(W2_1_1*delta2_1 + W2_2_1*delta2_2 + W2_3_1*delta2_3)
-            delta1_2 = (1.0 - h1_2**2)*(W2_1_2*delta2_1 + W2_2_2*delta2_2 + W2_3_2*delta2_3)
-            delta1_3 = (1.0 - h1_3**2)*(W2_1_3*delta2_1 + W2_2_3*delta2_2 + W2_3_3*delta2_3)
-            g_W1_1_1 += delta1_1*x_1
-            g_W1_1_2 += delta1_1*x_2
-            g_W1_2_1 += delta1_2*x_1
-            g_W1_2_2 += delta1_2*x_2
-            g_W1_3_1 += delta1_3*x_1
-            g_W1_3_2 += delta1_3*x_2
+            delta2_1 = delta3 * w3_1 * h2_1 * (1.0 - h2_1)
+            delta2_2 = delta3 * w3_2 * h2_2 * (1.0 - h2_2)
+            delta2_3 = delta3 * w3_3 * h2_3 * (1.0 - h2_3)
+            delta1_1 = (W2_1_1 * delta2_1 + W2_2_1 * delta2_2 + W2_3_1 * delta2_3) * (1.0 - h1_1**2)
+            delta1_2 = (W2_1_2 * delta2_1 + W2_2_2 * delta2_2 + W2_3_2 * delta2_3) * (1.0 - h1_2**2)
+            delta1_3 = (W2_1_3 * delta2_1 + W2_2_3 * delta2_2 + W2_3_3 * delta2_3) * (1.0 - h1_3**2)
+            g_W1_1_1 += delta1_1 * x_1
+            g_W1_1_2 += delta1_1 * x_2
+            g_W1_2_1 += delta1_2 * x_1
+            g_W1_2_2 += delta1_2 * x_2
+            g_W1_3_1 += delta1_3 * x_1
+            g_W1_3_2 += delta1_3 * x_2
             g_b1_1 += delta1_1
             g_b1_2 += delta1_2
             g_b1_3 += delta1_3
-            g_W2_1_1 += h1_1*delta2_1
-            g_W2_1_2 += h1_2*delta2_1
-            g_W2_1_3 += h1_3*delta2_1
-            g_W2_2_1 += h1_1*delta2_2
-            g_W2_2_2 += h1_2*delta2_2
-            g_W2_2_3 += h1_3*delta2_2
-            g_W2_3_1 += h1_1*delta2_3
-            g_W2_3_2 += h1_2*delta2_3
-            g_W2_3_3 += h1_3*delta2_3
+            g_W2_1_1 += delta2_1 * h1_1
+            g_W2_1_2 += delta2_1 * h1_2
+            g_W2_1_3 += delta2_1 * h1_3
+            g_W2_2_1 += delta2_2 * h1_1
+            g_W2_2_2 += delta2_2 * h1_2
+            g_W2_2_3 += delta2_2 * h1_3
+            g_W2_3_1 += delta2_3 * h1_1
+            g_W2_3_2 += delta2_3 * h1_2
+            g_W2_3_3 += delta2_3 * h1_3
             g_b2_1 += delta2_1
             g_b2_2 += delta2_2
             g_b2_3 += delta2_3
-            g_w3_1 += h2_1*delta3
-            g_w3_2 += h2_2*delta3
-            g_w3_3 += h2_3*delta3
+            g_w3_1 += delta3 * h2_1
+            g_w3_2 += delta3 * h2_2
+            g_w3_3 += delta3 * h2_3
             g_b3 += delta3
         losses[epoch] = total / n
         W1_1_1 -= lr * (g_W1_1_1 / n)
@@ -336,55 +344,61 @@ def train_ensemble(params, X, y, lr, epochs, quantiles=(0.1, 0.5, 0.9)):
             b2 = chunk["b2"]  # updated in place below
             w3 = chunk["w3"]  # updated in place below
             b3 = chunk["b3"]  # updated in place below
-            z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
-            z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
-            z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
+            z1_1 = W1[0, 0] * x_1 + W1[0, 1] * x_2 + b1[0]
+            z1_2 = W1[1, 0] * x_1 + W1[1, 1] * x_2 + b1[1]
+            z1_3 = W1[2, 0] * x_1 + W1[2, 1] * x_2 + b1[2]
             h1_1 = np.tanh(z1_1)
             h1_2 = np.tanh(z1_2)
             h1_3 = np.tanh(z1_3)
-            z2_1 = b2[0] + W2[0, 0]*h1_1 + W2[0, 1]*h1_2 + W2[0, 2]*h1_3
-            z2_2 = b2[1] + W2[1, 0]*h1_1 + W2[1, 1]*h1_2 + W2[1, 2]*h1_3
-            z2_3 = b2[2] + W2[2, 0]*h1_1 + W2[2, 1]*h1_2 + W2[2, 2]*h1_3
+            z2_1 = W2[0, 0] * h1_1 + W2[0, 1] * h1_2 + W2[0, 2] * h1_3 + b2[0]
+            z2_2 = W2[1, 0] * h1_1 + W2[1, 1] * h1_2 + W2[1, 2] * h1_3 + b2[1]
+            z2_3 = W2[2, 0] * h1_1 + W2[2, 1] * h1_2 + W2[2, 2] * h1_3 + b2[2]
             h2_1 = sigmoid(z2_1)
             h2_2 = sigmoid(z2_2)
             h2_3 = sigmoid(z2_3)
-            z3 = b3 + h2_1*w3[0] + h2_2*w3[1] + h2_3*w3[2]
+            z3 = w3[0] * h2_1 + w3[1] * h2_2 + w3[2] * h2_3 + b3
             y_hat = sigmoid(z3)
-            losses[part] = np.sum(-y*z3 + softplus_from_sigmoid(z3, y_hat), axis=0) / n
+            losses[part] = np.sum(softplus_from_sigmoid(z3, y_hat) - y * z3, axis=0) / n
             solved = np.all((y_hat >= 0.5) == target_class, axis=0)
             newly = (first_solved[part] < 0) & solved
             first_solved[part][newly] = epoch
             delta3 = y_hat - y
-            delta2_1 = h2_1*delta3*w3[0]*(1 - h2_1)
-            delta2_2 = h2_2*delta3*w3[1]*(1 - h2_2)
-            delta2_3 = h2_3*delta3*w3[2]*(1 - h2_3)
-            delta1_1 = (1 - h1_1**2)*(W2[0, 0]*delta2_1 + W2[1, 0]*delta2_2 + W2[2, 0]*delta2_3)
-            delta1_2 = (1 - h1_2**2)*(W2[0, 1]*delta2_1 + W2[1, 1]*delta2_2 + W2[2, 1]*delta2_3)
-            delta1_3 = (1 - h1_3**2)*(W2[0, 2]*delta2_1 + W2[1, 2]*delta2_2 + W2[2, 2]*delta2_3)
-            W1[0, 0] -= lr * (np.sum(delta1_1*x_1, axis=0) / n)
-            W1[0, 1] -= lr * (np.sum(delta1_1*x_2, axis=0) / n)
-            W1[1, 0] -= lr * (np.sum(delta1_2*x_1, axis=0) / n)
-            W1[1, 1] -= lr * (np.sum(delta1_2*x_2, axis=0) / n)
-            W1[2, 0] -= lr * (np.sum(delta1_3*x_1, axis=0) / n)
-            W1[2, 1] -= lr * (np.sum(delta1_3*x_2, axis=0) / n)
+            delta2_1 = delta3 * w3[0] * h2_1 * (1 - h2_1)
+            delta2_2 = delta3 * w3[1] * h2_2 * (1 - h2_2)
+            delta2_3 = delta3 * w3[2] * h2_3 * (1 - h2_3)
+            delta1_1 = (
+                (W2[0, 0] * delta2_1 + W2[1, 0] * delta2_2 + W2[2, 0] * delta2_3) * (1 - h1_1**2)
+            )
+            delta1_2 = (
+                (W2[0, 1] * delta2_1 + W2[1, 1] * delta2_2 + W2[2, 1] * delta2_3) * (1 - h1_2**2)
+            )
+            delta1_3 = (
+                (W2[0, 2] * delta2_1 + W2[1, 2] * delta2_2 + W2[2, 2] * delta2_3) * (1 - h1_3**2)
+            )
+            W1[0, 0] -= lr * (np.sum(delta1_1 * x_1, axis=0) / n)
+            W1[0, 1] -= lr * (np.sum(delta1_1 * x_2, axis=0) / n)
+            W1[1, 0] -= lr * (np.sum(delta1_2 * x_1, axis=0) / n)
+            W1[1, 1] -= lr * (np.sum(delta1_2 * x_2, axis=0) / n)
+            W1[2, 0] -= lr * (np.sum(delta1_3 * x_1, axis=0) / n)
+            W1[2, 1] -= lr * (np.sum(delta1_3 * x_2, axis=0) / n)
             b1[0] -= lr * (np.sum(delta1_1, axis=0) / n)
             b1[1] -= lr * (np.sum(delta1_2, axis=0) / n)
             b1[2] -= lr * (np.sum(delta1_3, axis=0) / n)
-            W2[0, 0] -= lr * (np.sum(h1_1*delta2_1, axis=0) / n)
-            W2[0, 1] -= lr * (np.sum(h1_2*delta2_1, axis=0) / n)
-            W2[0, 2] -= lr * (np.sum(h1_3*delta2_1, axis=0) / n)
-            W2[1, 0] -= lr * (np.sum(h1_1*delta2_2, axis=0) / n)
-            W2[1, 1] -= lr * (np.sum(h1_2*delta2_2, axis=0) / n)
-            W2[1, 2] -= lr * (np.sum(h1_3*delta2_2, axis=0) / n)
-            W2[2, 0] -= lr * (np.sum(h1_1*delta2_3, axis=0) / n)
-            W2[2, 1] -= lr * (np.sum(h1_2*delta2_3, axis=0) / n)
-            W2[2, 2] -= lr * (np.sum(h1_3*delta2_3, axis=0) / n)
+            W2[0, 0] -= lr * (np.sum(delta2_1 * h1_1, axis=0) / n)
+            W2[0, 1] -= lr * (np.sum(delta2_1 * h1_2, axis=0) / n)
+            W2[0, 2] -= lr * (np.sum(delta2_1 * h1_3, axis=0) / n)
+            W2[1, 0] -= lr * (np.sum(delta2_2 * h1_1, axis=0) / n)
+            W2[1, 1] -= lr * (np.sum(delta2_2 * h1_2, axis=0) / n)
+            W2[1, 2] -= lr * (np.sum(delta2_2 * h1_3, axis=0) / n)
+            W2[2, 0] -= lr * (np.sum(delta2_3 * h1_1, axis=0) / n)
+            W2[2, 1] -= lr * (np.sum(delta2_3 * h1_2, axis=0) / n)
+            W2[2, 2] -= lr * (np.sum(delta2_3 * h1_3, axis=0) / n)
             b2[0] -= lr * (np.sum(delta2_1, axis=0) / n)
             b2[1] -= lr * (np.sum(delta2_2, axis=0) / n)
             b2[2] -= lr * (np.sum(delta2_3, axis=0) / n)
-            w3[0] -= lr * (np.sum(h2_1*delta3, axis=0) / n)
-            w3[1] -= lr * (np.sum(h2_2*delta3, axis=0) / n)
-            w3[2] -= lr * (np.sum(h2_3*delta3, axis=0) / n)
+            w3[0] -= lr * (np.sum(delta3 * h2_1, axis=0) / n)
+            w3[1] -= lr * (np.sum(delta3 * h2_2, axis=0) / n)
+            w3[2] -= lr * (np.sum(delta3 * h2_3, axis=0) / n)
             b3[...] -= lr * (np.sum(delta3, axis=0) / n)
         curves[epoch] = _quantiles(losses, quantiles)
     trained = {name: np.concatenate([chunk[name] for chunk in chunks], axis=-1)
@@ -402,18 +416,18 @@ def ensemble_forward(params, X):
     b3 = np.asarray(params["b3"], dtype=np.float64)
     X = _inputs(X)
     x_1, x_2 = X[:, 0:1], X[:, 1:2]
-    z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
-    z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
-    z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
+    z1_1 = W1[0, 0] * x_1 + W1[0, 1] * x_2 + b1[0]
+    z1_2 = W1[1, 0] * x_1 + W1[1, 1] * x_2 + b1[1]
+    z1_3 = W1[2, 0] * x_1 + W1[2, 1] * x_2 + b1[2]
     h1_1 = np.tanh(z1_1)
     h1_2 = np.tanh(z1_2)
     h1_3 = np.tanh(z1_3)
-    z2_1 = b2[0] + W2[0, 0]*h1_1 + W2[0, 1]*h1_2 + W2[0, 2]*h1_3
-    z2_2 = b2[1] + W2[1, 0]*h1_1 + W2[1, 1]*h1_2 + W2[1, 2]*h1_3
-    z2_3 = b2[2] + W2[2, 0]*h1_1 + W2[2, 1]*h1_2 + W2[2, 2]*h1_3
+    z2_1 = W2[0, 0] * h1_1 + W2[0, 1] * h1_2 + W2[0, 2] * h1_3 + b2[0]
+    z2_2 = W2[1, 0] * h1_1 + W2[1, 1] * h1_2 + W2[1, 2] * h1_3 + b2[1]
+    z2_3 = W2[2, 0] * h1_1 + W2[2, 1] * h1_2 + W2[2, 2] * h1_3 + b2[2]
     h2_1 = sigmoid(z2_1)
     h2_2 = sigmoid(z2_2)
     h2_3 = sigmoid(z2_3)
-    z3 = b3 + h2_1*w3[0] + h2_2*w3[1] + h2_3*w3[2]
+    z3 = w3[0] * h2_1 + w3[1] * h2_2 + w3[2] * h2_3 + b3
     y_hat = sigmoid(z3)
     return y_hat

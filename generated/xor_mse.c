@@ -3,9 +3,10 @@
  * A 2-3-1 tanh network with a linear output and mean squared error on XOR.
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
- * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 4fbf873c839665455a41173dd45a1700933ff21190d1b948274ff3f4b6614d3f
- * source-sha256: 1fa49c5ad3bcf955e1c20db71a607d5a3c2964804f8efd77f1b5751e32f454fc
+ * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
+ * only beside the module whose own hash (MODULE_SHA256) it names here:
+ * module-sha256: d573a3e981544e9536563cd3a45430ad826ba7d6b3d70100f881a5d56e0bd87d
+ * source-sha256: b26acdc7634918f021194fcebd3651cabfac803756484ab72e26defc166d972c
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
@@ -56,31 +57,31 @@ void train(double *params, const double *X, const double *targets, int n, double
             const double x_1 = X[2 * s + 0];
             const double x_2 = X[2 * s + 1];
             const double y = targets[s];
-            const double z1_1 = b1_1 + W1_1_1*x_1 + W1_1_2*x_2;
-            const double z1_2 = b1_2 + W1_2_1*x_1 + W1_2_2*x_2;
-            const double z1_3 = b1_3 + W1_3_1*x_1 + W1_3_2*x_2;
+            const double z1_1 = W1_1_1 * x_1 + W1_1_2 * x_2 + b1_1;
+            const double z1_2 = W1_2_1 * x_1 + W1_2_2 * x_2 + b1_2;
+            const double z1_3 = W1_3_1 * x_1 + W1_3_2 * x_2 + b1_3;
             const double h_1 = tanh(z1_1);
             const double h_2 = tanh(z1_2);
             const double h_3 = tanh(z1_3);
-            const double z2 = b2 + h_1*w2_1 + h_2*w2_2 + h_3*w2_3;
+            const double z2 = w2_1 * h_1 + w2_2 * h_2 + w2_3 * h_3 + b2;
             const double y_hat = z2;
             total += pow(z2 - y, 2);
-            const double delta2 = -2*y + 2*y_hat;
-            const double delta1_1 = delta2*w2_1*(1 - pow(h_1, 2));
-            const double delta1_2 = delta2*w2_2*(1 - pow(h_2, 2));
-            const double delta1_3 = delta2*w2_3*(1 - pow(h_3, 2));
-            g_W1_1_1 += delta1_1*x_1;
-            g_W1_1_2 += delta1_1*x_2;
-            g_W1_2_1 += delta1_2*x_1;
-            g_W1_2_2 += delta1_2*x_2;
-            g_W1_3_1 += delta1_3*x_1;
-            g_W1_3_2 += delta1_3*x_2;
+            const double delta2 = 2 * y_hat - 2 * y;
+            const double delta1_1 = delta2 * w2_1 * (1 - pow(h_1, 2));
+            const double delta1_2 = delta2 * w2_2 * (1 - pow(h_2, 2));
+            const double delta1_3 = delta2 * w2_3 * (1 - pow(h_3, 2));
+            g_W1_1_1 += delta1_1 * x_1;
+            g_W1_1_2 += delta1_1 * x_2;
+            g_W1_2_1 += delta1_2 * x_1;
+            g_W1_2_2 += delta1_2 * x_2;
+            g_W1_3_1 += delta1_3 * x_1;
+            g_W1_3_2 += delta1_3 * x_2;
             g_b1_1 += delta1_1;
             g_b1_2 += delta1_2;
             g_b1_3 += delta1_3;
-            g_w2_1 += h_1*delta2;
-            g_w2_2 += h_2*delta2;
-            g_w2_3 += h_3*delta2;
+            g_w2_1 += delta2 * h_1;
+            g_w2_2 += delta2 * h_2;
+            g_w2_3 += delta2 * h_3;
             g_b2 += delta2;
         }
         losses[epoch] = total / n;

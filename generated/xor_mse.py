@@ -6,7 +6,8 @@ GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/xor_mse.to
 (python -m derive specs/xor_mse.toml): written from that spec, the SymPy derivation in
 derive/ and the template derive/templates/module.py.j2. Gradients are SymPy's, proved
 equal to the derivative of the loss.
-inputs-sha256: 4fbf873c839665455a41173dd45a1700933ff21190d1b948274ff3f4b6614d3f
+Whether it is current (derived from today's spec and derive/) is recorded in
+generated/manifest.json, which train.py checks.
 """
 
 from math import tanh
@@ -14,12 +15,10 @@ from math import tanh
 import numpy as np
 
 SPEC_NAME = "xor_mse"
-# The spec this module was derived from, and what train.py needs to check it is fresh:
-# the hash of (spec file, derive/ sources and templates, printer versions), and this file's
-# own hash (with the digits of MODULE_SHA256 zeroed) to notice hand edits.
+# The spec this module was derived from, and this file's own hash (with the digits of
+# MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/xor_mse.toml"
-INPUTS_SHA256 = "4fbf873c839665455a41173dd45a1700933ff21190d1b948274ff3f4b6614d3f"
-MODULE_SHA256 = "5118ce072fa51df800347e2f57c2d58cfa2b1748a3a2de8777a69d1aa28a897c"
+MODULE_SHA256 = "d573a3e981544e9536563cd3a45430ad826ba7d6b3d70100f881a5d56e0bd87d"
 DATASET = "xor"
 LOSS = "squared error"
 LOSS_NAME = "mse"
@@ -51,6 +50,12 @@ def _targets(y, n):
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},), got {y.shape}")
     return y
+
+
+# ---------------------------------------------------------------------------- the model
+# forward, loss and gradients, written as the formulas in xor_mse.md read, with the
+# same names. Everything after the next rule of this kind is the same derivation again,
+# arranged for speed (whole training loops); a reader of the model can stop there.
 
 
 def forward(params, X):
@@ -94,7 +99,7 @@ def loss_and_gradients(params, X, y):
     z2 = h @ w2 + b2
     y_hat = z2
     loss_value = float(np.mean((z2 - y)**2))
-    delta2 = -2*y + 2*y_hat
+    delta2 = 2 * y_hat - 2 * y
     delta1 = (np.outer(delta2, w2))*(1 - h**2)
     grads = {
         "W1": delta1.T @ X / X.shape[0],
@@ -115,6 +120,11 @@ def dataset():
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([0.0, 1.0, 1.0, 0.0])
     return X, y
+
+
+# ----------------------------------------------------------------------- the speed paths
+# The same derived expressions as above, printed as whole training loops: train_fast on
+# Python floats, train_ensemble over K networks at once. train.py picks them by size.
 
 
 def _floats(value):
@@ -145,31 +155,31 @@ def train_fast(params, X, y, lr, epochs):
         g_w2_1 = g_w2_2 = g_w2_3 = 0.0
         g_b2 = 0.0
         for x_1, x_2, y in samples:
-            z1_1 = b1_1 + W1_1_1*x_1 + W1_1_2*x_2
-            z1_2 = b1_2 + W1_2_1*x_1 + W1_2_2*x_2
-            z1_3 = b1_3 + W1_3_1*x_1 + W1_3_2*x_2
+            z1_1 = W1_1_1 * x_1 + W1_1_2 * x_2 + b1_1
+            z1_2 = W1_2_1 * x_1 + W1_2_2 * x_2 + b1_2
+            z1_3 = W1_3_1 * x_1 + W1_3_2 * x_2 + b1_3
             h_1 = tanh(z1_1)
             h_2 = tanh(z1_2)
             h_3 = tanh(z1_3)
-            z2 = b2 + h_1*w2_1 + h_2*w2_2 + h_3*w2_3
+            z2 = w2_1 * h_1 + w2_2 * h_2 + w2_3 * h_3 + b2
             y_hat = z2
             total += (z2 - y)**2
-            delta2 = -2.0*y + 2.0*y_hat
-            delta1_1 = delta2*w2_1*(1.0 - h_1**2)
-            delta1_2 = delta2*w2_2*(1.0 - h_2**2)
-            delta1_3 = delta2*w2_3*(1.0 - h_3**2)
-            g_W1_1_1 += delta1_1*x_1
-            g_W1_1_2 += delta1_1*x_2
-            g_W1_2_1 += delta1_2*x_1
-            g_W1_2_2 += delta1_2*x_2
-            g_W1_3_1 += delta1_3*x_1
-            g_W1_3_2 += delta1_3*x_2
+            delta2 = 2.0 * y_hat - 2.0 * y
+            delta1_1 = delta2 * w2_1 * (1.0 - h_1**2)
+            delta1_2 = delta2 * w2_2 * (1.0 - h_2**2)
+            delta1_3 = delta2 * w2_3 * (1.0 - h_3**2)
+            g_W1_1_1 += delta1_1 * x_1
+            g_W1_1_2 += delta1_1 * x_2
+            g_W1_2_1 += delta1_2 * x_1
+            g_W1_2_2 += delta1_2 * x_2
+            g_W1_3_1 += delta1_3 * x_1
+            g_W1_3_2 += delta1_3 * x_2
             g_b1_1 += delta1_1
             g_b1_2 += delta1_2
             g_b1_3 += delta1_3
-            g_w2_1 += h_1*delta2
-            g_w2_2 += h_2*delta2
-            g_w2_3 += h_3*delta2
+            g_w2_1 += delta2 * h_1
+            g_w2_2 += delta2 * h_2
+            g_w2_3 += delta2 * h_3
             g_b2 += delta2
         losses[epoch] = total / n
         W1_1_1 -= lr * (g_W1_1_1 / n)
@@ -240,34 +250,34 @@ def train_ensemble(params, X, y, lr, epochs, quantiles=(0.1, 0.5, 0.9)):
             b1 = chunk["b1"]  # updated in place below
             w2 = chunk["w2"]  # updated in place below
             b2 = chunk["b2"]  # updated in place below
-            z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
-            z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
-            z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
+            z1_1 = W1[0, 0] * x_1 + W1[0, 1] * x_2 + b1[0]
+            z1_2 = W1[1, 0] * x_1 + W1[1, 1] * x_2 + b1[1]
+            z1_3 = W1[2, 0] * x_1 + W1[2, 1] * x_2 + b1[2]
             h_1 = np.tanh(z1_1)
             h_2 = np.tanh(z1_2)
             h_3 = np.tanh(z1_3)
-            z2 = b2 + h_1*w2[0] + h_2*w2[1] + h_3*w2[2]
+            z2 = w2[0] * h_1 + w2[1] * h_2 + w2[2] * h_3 + b2
             y_hat = z2
             losses[part] = np.sum((z2 - y)**2, axis=0) / n
             solved = np.all((y_hat >= 0.5) == target_class, axis=0)
             newly = (first_solved[part] < 0) & solved
             first_solved[part][newly] = epoch
-            delta2 = -2*y + 2*y_hat
-            delta1_1 = delta2*w2[0]*(1 - h_1**2)
-            delta1_2 = delta2*w2[1]*(1 - h_2**2)
-            delta1_3 = delta2*w2[2]*(1 - h_3**2)
-            W1[0, 0] -= lr * (np.sum(delta1_1*x_1, axis=0) / n)
-            W1[0, 1] -= lr * (np.sum(delta1_1*x_2, axis=0) / n)
-            W1[1, 0] -= lr * (np.sum(delta1_2*x_1, axis=0) / n)
-            W1[1, 1] -= lr * (np.sum(delta1_2*x_2, axis=0) / n)
-            W1[2, 0] -= lr * (np.sum(delta1_3*x_1, axis=0) / n)
-            W1[2, 1] -= lr * (np.sum(delta1_3*x_2, axis=0) / n)
+            delta2 = 2 * y_hat - 2 * y
+            delta1_1 = delta2 * w2[0] * (1 - h_1**2)
+            delta1_2 = delta2 * w2[1] * (1 - h_2**2)
+            delta1_3 = delta2 * w2[2] * (1 - h_3**2)
+            W1[0, 0] -= lr * (np.sum(delta1_1 * x_1, axis=0) / n)
+            W1[0, 1] -= lr * (np.sum(delta1_1 * x_2, axis=0) / n)
+            W1[1, 0] -= lr * (np.sum(delta1_2 * x_1, axis=0) / n)
+            W1[1, 1] -= lr * (np.sum(delta1_2 * x_2, axis=0) / n)
+            W1[2, 0] -= lr * (np.sum(delta1_3 * x_1, axis=0) / n)
+            W1[2, 1] -= lr * (np.sum(delta1_3 * x_2, axis=0) / n)
             b1[0] -= lr * (np.sum(delta1_1, axis=0) / n)
             b1[1] -= lr * (np.sum(delta1_2, axis=0) / n)
             b1[2] -= lr * (np.sum(delta1_3, axis=0) / n)
-            w2[0] -= lr * (np.sum(h_1*delta2, axis=0) / n)
-            w2[1] -= lr * (np.sum(h_2*delta2, axis=0) / n)
-            w2[2] -= lr * (np.sum(h_3*delta2, axis=0) / n)
+            w2[0] -= lr * (np.sum(delta2 * h_1, axis=0) / n)
+            w2[1] -= lr * (np.sum(delta2 * h_2, axis=0) / n)
+            w2[2] -= lr * (np.sum(delta2 * h_3, axis=0) / n)
             b2[...] -= lr * (np.sum(delta2, axis=0) / n)
         curves[epoch] = _quantiles(losses, quantiles)
     trained = {name: np.concatenate([chunk[name] for chunk in chunks], axis=-1)
@@ -283,12 +293,12 @@ def ensemble_forward(params, X):
     b2 = np.asarray(params["b2"], dtype=np.float64)
     X = _inputs(X)
     x_1, x_2 = X[:, 0:1], X[:, 1:2]
-    z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
-    z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
-    z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
+    z1_1 = W1[0, 0] * x_1 + W1[0, 1] * x_2 + b1[0]
+    z1_2 = W1[1, 0] * x_1 + W1[1, 1] * x_2 + b1[1]
+    z1_3 = W1[2, 0] * x_1 + W1[2, 1] * x_2 + b1[2]
     h_1 = np.tanh(z1_1)
     h_2 = np.tanh(z1_2)
     h_3 = np.tanh(z1_3)
-    z2 = b2 + h_1*w2[0] + h_2*w2[1] + h_3*w2[2]
+    z2 = w2[0] * h_1 + w2[1] * h_2 + w2[2] * h_3 + b2
     y_hat = z2
     return y_hat

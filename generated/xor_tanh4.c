@@ -3,12 +3,15 @@
  * A 2-4-1 network with tanh hidden units and binary cross-entropy on XOR.
  * The whole gradient-descent loop in C, printed by SymPy from the same derivation as
  * generated/xor_tanh4.py (derive/templates/train_loop.c.j2).
- * train.py --backend c compiles it with the system C compiler and loads it with ctypes.
- * inputs-sha256: 7413962ca295885068c8da447e7f2bab0ef43b5aa74c534e006c3cef52757699
- * source-sha256: 30ec3882c5ca0effe7db542443c3256ed06b105afc195c0e9bc193b5f242f417
+ * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
+ * only beside the module whose own hash (MODULE_SHA256) it names here:
+ * module-sha256: fee795f30481c1d3682d3e294e381cc18e3163168adb8e0c12fea3baacc06e8c
+ * source-sha256: 995f315d2ddd1175fa8cb1ce63c4664d387ab5a397dffbbf92569c8df0a1b045
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
+
+static inline double softplus(double z) { return fmax(z, 0.0) + log1p(exp(-fabs(z))); }
 
 /* Parameters, flat and in this order (C order within each array):
  *   W1 (4, 2): params[0..7]
@@ -64,39 +67,39 @@ void train(double *params, const double *X, const double *targets, int n, double
             const double x_1 = X[2 * s + 0];
             const double x_2 = X[2 * s + 1];
             const double y = targets[s];
-            const double z1_1 = b1_1 + W1_1_1*x_1 + W1_1_2*x_2;
-            const double z1_2 = b1_2 + W1_2_1*x_1 + W1_2_2*x_2;
-            const double z1_3 = b1_3 + W1_3_1*x_1 + W1_3_2*x_2;
-            const double z1_4 = b1_4 + W1_4_1*x_1 + W1_4_2*x_2;
+            const double z1_1 = W1_1_1 * x_1 + W1_1_2 * x_2 + b1_1;
+            const double z1_2 = W1_2_1 * x_1 + W1_2_2 * x_2 + b1_2;
+            const double z1_3 = W1_3_1 * x_1 + W1_3_2 * x_2 + b1_3;
+            const double z1_4 = W1_4_1 * x_1 + W1_4_2 * x_2 + b1_4;
             const double h_1 = tanh(z1_1);
             const double h_2 = tanh(z1_2);
             const double h_3 = tanh(z1_3);
             const double h_4 = tanh(z1_4);
-            const double z2 = b2 + h_1*w2_1 + h_2*w2_2 + h_3*w2_3 + h_4*w2_4;
+            const double z2 = w2_1 * h_1 + w2_2 * h_2 + w2_3 * h_3 + w2_4 * h_4 + b2;
             const double e_z2 = exp(-z2);
             const double y_hat = (1.0 / (1.0 + e_z2));
-            total += -y*z2 + (fmax(z2, 0.0) + log1p(exp(-fabs(z2))));
+            total += softplus(z2) - y * z2;
             const double delta2 = y_hat - y;
-            const double delta1_1 = delta2*w2_1*(1 - pow(h_1, 2));
-            const double delta1_2 = delta2*w2_2*(1 - pow(h_2, 2));
-            const double delta1_3 = delta2*w2_3*(1 - pow(h_3, 2));
-            const double delta1_4 = delta2*w2_4*(1 - pow(h_4, 2));
-            g_W1_1_1 += delta1_1*x_1;
-            g_W1_1_2 += delta1_1*x_2;
-            g_W1_2_1 += delta1_2*x_1;
-            g_W1_2_2 += delta1_2*x_2;
-            g_W1_3_1 += delta1_3*x_1;
-            g_W1_3_2 += delta1_3*x_2;
-            g_W1_4_1 += delta1_4*x_1;
-            g_W1_4_2 += delta1_4*x_2;
+            const double delta1_1 = delta2 * w2_1 * (1 - pow(h_1, 2));
+            const double delta1_2 = delta2 * w2_2 * (1 - pow(h_2, 2));
+            const double delta1_3 = delta2 * w2_3 * (1 - pow(h_3, 2));
+            const double delta1_4 = delta2 * w2_4 * (1 - pow(h_4, 2));
+            g_W1_1_1 += delta1_1 * x_1;
+            g_W1_1_2 += delta1_1 * x_2;
+            g_W1_2_1 += delta1_2 * x_1;
+            g_W1_2_2 += delta1_2 * x_2;
+            g_W1_3_1 += delta1_3 * x_1;
+            g_W1_3_2 += delta1_3 * x_2;
+            g_W1_4_1 += delta1_4 * x_1;
+            g_W1_4_2 += delta1_4 * x_2;
             g_b1_1 += delta1_1;
             g_b1_2 += delta1_2;
             g_b1_3 += delta1_3;
             g_b1_4 += delta1_4;
-            g_w2_1 += h_1*delta2;
-            g_w2_2 += h_2*delta2;
-            g_w2_3 += h_3*delta2;
-            g_w2_4 += h_4*delta2;
+            g_w2_1 += delta2 * h_1;
+            g_w2_2 += delta2 * h_2;
+            g_w2_3 += delta2 * h_3;
+            g_w2_4 += delta2 * h_4;
             g_b2 += delta2;
         }
         losses[epoch] = total / n;

@@ -6,7 +6,8 @@ GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/xor_tanh4.
 (python -m derive specs/xor_tanh4.toml): written from that spec, the SymPy derivation in
 derive/ and the template derive/templates/module.py.j2. Gradients are SymPy's, proved
 equal to the derivative of the loss.
-inputs-sha256: 7413962ca295885068c8da447e7f2bab0ef43b5aa74c534e006c3cef52757699
+Whether it is current (derived from today's spec and derive/) is recorded in
+generated/manifest.json, which train.py checks.
 """
 
 from math import exp, log1p, tanh
@@ -14,12 +15,10 @@ from math import exp, log1p, tanh
 import numpy as np
 
 SPEC_NAME = "xor_tanh4"
-# The spec this module was derived from, and what train.py needs to check it is fresh:
-# the hash of (spec file, derive/ sources and templates, printer versions), and this file's
-# own hash (with the digits of MODULE_SHA256 zeroed) to notice hand edits.
+# The spec this module was derived from, and this file's own hash (with the digits of
+# MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/xor_tanh4.toml"
-INPUTS_SHA256 = "7413962ca295885068c8da447e7f2bab0ef43b5aa74c534e006c3cef52757699"
-MODULE_SHA256 = "c4d07fa9152eb4286be184145d83ab96d50481041a37e32c77ab8f9e016e6f76"
+MODULE_SHA256 = "fee795f30481c1d3682d3e294e381cc18e3163168adb8e0c12fea3baacc06e8c"
 DATASET = "xor"
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
@@ -47,12 +46,10 @@ def sigmoid(z):
 def softplus(z):
     """log(1 + exp(z)) without overflow, as max(z, 0) + log1p(exp(-|z|)).
 
-    log1p(e) is taken as log(u) - ((u - 1) - e) / u with u = 1 + e: as exact as np.log1p,
-    and several times faster here because np.log is vectorised and np.log1p is not.
+    np.log1p, not np.log(1 + e): for z < -30 or so only log1p keeps the relative accuracy
+    a hidden softplus unit needs (np.log near 1 is accurate to 1e-16 absolute only).
     """
-    e = np.exp(-np.abs(z))
-    u = 1.0 + e
-    return np.maximum(z, 0.0) + (np.log(u) - ((u - 1.0) - e) / u)
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
 
 
 def softplus_from_sigmoid(z, s):
@@ -82,6 +79,12 @@ def _targets(y, n):
     return y
 
 
+# ---------------------------------------------------------------------------- the model
+# forward, loss and gradients, written as the formulas in xor_tanh4.md read, with the
+# same names. Everything after the next rule of this kind is the same derivation again,
+# arranged for speed (whole training loops); a reader of the model can stop there.
+
+
 def forward(params, X):
     """Predictions y_hat, shape (N,), for inputs X of shape (N, 2)."""
     W1 = np.asarray(params["W1"], dtype=np.float64)
@@ -107,7 +110,7 @@ def loss(params, X, y):
     z1 = X @ W1.T + b1
     h = np.tanh(z1)
     z2 = h @ w2 + b2
-    return float(np.mean(-z2*y + softplus(z2)))
+    return float(np.mean(softplus(z2) - y * z2))
 
 
 def loss_and_gradients(params, X, y):
@@ -122,7 +125,7 @@ def loss_and_gradients(params, X, y):
     h = np.tanh(z1)
     z2 = h @ w2 + b2
     y_hat = sigmoid(z2)
-    loss_value = float(np.mean(-z2*y + softplus_from_sigmoid(z2, y_hat)))
+    loss_value = float(np.mean(softplus_from_sigmoid(z2, y_hat) - y * z2))
     delta2 = y_hat - y
     delta1 = (np.outer(delta2, w2))*(1 - h**2)
     grads = {
@@ -144,6 +147,11 @@ def dataset():
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([0.0, 1.0, 1.0, 0.0])
     return X, y
+
+
+# ----------------------------------------------------------------------- the speed paths
+# The same derived expressions as above, printed as whole training loops: train_fast on
+# Python floats, train_ensemble over K networks at once. train.py picks them by size.
 
 
 def _floats(value):
@@ -175,39 +183,39 @@ def train_fast(params, X, y, lr, epochs):
         g_w2_1 = g_w2_2 = g_w2_3 = g_w2_4 = 0.0
         g_b2 = 0.0
         for x_1, x_2, y in samples:
-            z1_1 = b1_1 + W1_1_1*x_1 + W1_1_2*x_2
-            z1_2 = b1_2 + W1_2_1*x_1 + W1_2_2*x_2
-            z1_3 = b1_3 + W1_3_1*x_1 + W1_3_2*x_2
-            z1_4 = b1_4 + W1_4_1*x_1 + W1_4_2*x_2
+            z1_1 = W1_1_1 * x_1 + W1_1_2 * x_2 + b1_1
+            z1_2 = W1_2_1 * x_1 + W1_2_2 * x_2 + b1_2
+            z1_3 = W1_3_1 * x_1 + W1_3_2 * x_2 + b1_3
+            z1_4 = W1_4_1 * x_1 + W1_4_2 * x_2 + b1_4
             h_1 = tanh(z1_1)
             h_2 = tanh(z1_2)
             h_3 = tanh(z1_3)
             h_4 = tanh(z1_4)
-            z2 = b2 + h_1*w2_1 + h_2*w2_2 + h_3*w2_3 + h_4*w2_4
+            z2 = w2_1 * h_1 + w2_2 * h_2 + w2_3 * h_3 + w2_4 * h_4 + b2
             e_z2 = exp(-z2)
             y_hat = (1.0 / (1.0 + e_z2))
-            total += -y*z2 + (z2 + log1p(e_z2))
+            total += (z2 + log1p(e_z2)) - y * z2
             delta2 = y_hat - y
-            delta1_1 = delta2*w2_1*(1.0 - h_1**2)
-            delta1_2 = delta2*w2_2*(1.0 - h_2**2)
-            delta1_3 = delta2*w2_3*(1.0 - h_3**2)
-            delta1_4 = delta2*w2_4*(1.0 - h_4**2)
-            g_W1_1_1 += delta1_1*x_1
-            g_W1_1_2 += delta1_1*x_2
-            g_W1_2_1 += delta1_2*x_1
-            g_W1_2_2 += delta1_2*x_2
-            g_W1_3_1 += delta1_3*x_1
-            g_W1_3_2 += delta1_3*x_2
-            g_W1_4_1 += delta1_4*x_1
-            g_W1_4_2 += delta1_4*x_2
+            delta1_1 = delta2 * w2_1 * (1.0 - h_1**2)
+            delta1_2 = delta2 * w2_2 * (1.0 - h_2**2)
+            delta1_3 = delta2 * w2_3 * (1.0 - h_3**2)
+            delta1_4 = delta2 * w2_4 * (1.0 - h_4**2)
+            g_W1_1_1 += delta1_1 * x_1
+            g_W1_1_2 += delta1_1 * x_2
+            g_W1_2_1 += delta1_2 * x_1
+            g_W1_2_2 += delta1_2 * x_2
+            g_W1_3_1 += delta1_3 * x_1
+            g_W1_3_2 += delta1_3 * x_2
+            g_W1_4_1 += delta1_4 * x_1
+            g_W1_4_2 += delta1_4 * x_2
             g_b1_1 += delta1_1
             g_b1_2 += delta1_2
             g_b1_3 += delta1_3
             g_b1_4 += delta1_4
-            g_w2_1 += h_1*delta2
-            g_w2_2 += h_2*delta2
-            g_w2_3 += h_3*delta2
-            g_w2_4 += h_4*delta2
+            g_w2_1 += delta2 * h_1
+            g_w2_2 += delta2 * h_2
+            g_w2_3 += delta2 * h_3
+            g_w2_4 += delta2 * h_4
             g_b2 += delta2
         losses[epoch] = total / n
         W1_1_1 -= lr * (g_W1_1_1 / n)
@@ -283,41 +291,41 @@ def train_ensemble(params, X, y, lr, epochs, quantiles=(0.1, 0.5, 0.9)):
             b1 = chunk["b1"]  # updated in place below
             w2 = chunk["w2"]  # updated in place below
             b2 = chunk["b2"]  # updated in place below
-            z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
-            z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
-            z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
-            z1_4 = b1[3] + W1[3, 0]*x_1 + W1[3, 1]*x_2
+            z1_1 = W1[0, 0] * x_1 + W1[0, 1] * x_2 + b1[0]
+            z1_2 = W1[1, 0] * x_1 + W1[1, 1] * x_2 + b1[1]
+            z1_3 = W1[2, 0] * x_1 + W1[2, 1] * x_2 + b1[2]
+            z1_4 = W1[3, 0] * x_1 + W1[3, 1] * x_2 + b1[3]
             h_1 = np.tanh(z1_1)
             h_2 = np.tanh(z1_2)
             h_3 = np.tanh(z1_3)
             h_4 = np.tanh(z1_4)
-            z2 = b2 + h_1*w2[0] + h_2*w2[1] + h_3*w2[2] + h_4*w2[3]
+            z2 = w2[0] * h_1 + w2[1] * h_2 + w2[2] * h_3 + w2[3] * h_4 + b2
             y_hat = sigmoid(z2)
-            losses[part] = np.sum(-y*z2 + softplus_from_sigmoid(z2, y_hat), axis=0) / n
+            losses[part] = np.sum(softplus_from_sigmoid(z2, y_hat) - y * z2, axis=0) / n
             solved = np.all((y_hat >= 0.5) == target_class, axis=0)
             newly = (first_solved[part] < 0) & solved
             first_solved[part][newly] = epoch
             delta2 = y_hat - y
-            delta1_1 = delta2*w2[0]*(1 - h_1**2)
-            delta1_2 = delta2*w2[1]*(1 - h_2**2)
-            delta1_3 = delta2*w2[2]*(1 - h_3**2)
-            delta1_4 = delta2*w2[3]*(1 - h_4**2)
-            W1[0, 0] -= lr * (np.sum(delta1_1*x_1, axis=0) / n)
-            W1[0, 1] -= lr * (np.sum(delta1_1*x_2, axis=0) / n)
-            W1[1, 0] -= lr * (np.sum(delta1_2*x_1, axis=0) / n)
-            W1[1, 1] -= lr * (np.sum(delta1_2*x_2, axis=0) / n)
-            W1[2, 0] -= lr * (np.sum(delta1_3*x_1, axis=0) / n)
-            W1[2, 1] -= lr * (np.sum(delta1_3*x_2, axis=0) / n)
-            W1[3, 0] -= lr * (np.sum(delta1_4*x_1, axis=0) / n)
-            W1[3, 1] -= lr * (np.sum(delta1_4*x_2, axis=0) / n)
+            delta1_1 = delta2 * w2[0] * (1 - h_1**2)
+            delta1_2 = delta2 * w2[1] * (1 - h_2**2)
+            delta1_3 = delta2 * w2[2] * (1 - h_3**2)
+            delta1_4 = delta2 * w2[3] * (1 - h_4**2)
+            W1[0, 0] -= lr * (np.sum(delta1_1 * x_1, axis=0) / n)
+            W1[0, 1] -= lr * (np.sum(delta1_1 * x_2, axis=0) / n)
+            W1[1, 0] -= lr * (np.sum(delta1_2 * x_1, axis=0) / n)
+            W1[1, 1] -= lr * (np.sum(delta1_2 * x_2, axis=0) / n)
+            W1[2, 0] -= lr * (np.sum(delta1_3 * x_1, axis=0) / n)
+            W1[2, 1] -= lr * (np.sum(delta1_3 * x_2, axis=0) / n)
+            W1[3, 0] -= lr * (np.sum(delta1_4 * x_1, axis=0) / n)
+            W1[3, 1] -= lr * (np.sum(delta1_4 * x_2, axis=0) / n)
             b1[0] -= lr * (np.sum(delta1_1, axis=0) / n)
             b1[1] -= lr * (np.sum(delta1_2, axis=0) / n)
             b1[2] -= lr * (np.sum(delta1_3, axis=0) / n)
             b1[3] -= lr * (np.sum(delta1_4, axis=0) / n)
-            w2[0] -= lr * (np.sum(h_1*delta2, axis=0) / n)
-            w2[1] -= lr * (np.sum(h_2*delta2, axis=0) / n)
-            w2[2] -= lr * (np.sum(h_3*delta2, axis=0) / n)
-            w2[3] -= lr * (np.sum(h_4*delta2, axis=0) / n)
+            w2[0] -= lr * (np.sum(delta2 * h_1, axis=0) / n)
+            w2[1] -= lr * (np.sum(delta2 * h_2, axis=0) / n)
+            w2[2] -= lr * (np.sum(delta2 * h_3, axis=0) / n)
+            w2[3] -= lr * (np.sum(delta2 * h_4, axis=0) / n)
             b2[...] -= lr * (np.sum(delta2, axis=0) / n)
         curves[epoch] = _quantiles(losses, quantiles)
     trained = {name: np.concatenate([chunk[name] for chunk in chunks], axis=-1)
@@ -333,14 +341,14 @@ def ensemble_forward(params, X):
     b2 = np.asarray(params["b2"], dtype=np.float64)
     X = _inputs(X)
     x_1, x_2 = X[:, 0:1], X[:, 1:2]
-    z1_1 = b1[0] + W1[0, 0]*x_1 + W1[0, 1]*x_2
-    z1_2 = b1[1] + W1[1, 0]*x_1 + W1[1, 1]*x_2
-    z1_3 = b1[2] + W1[2, 0]*x_1 + W1[2, 1]*x_2
-    z1_4 = b1[3] + W1[3, 0]*x_1 + W1[3, 1]*x_2
+    z1_1 = W1[0, 0] * x_1 + W1[0, 1] * x_2 + b1[0]
+    z1_2 = W1[1, 0] * x_1 + W1[1, 1] * x_2 + b1[1]
+    z1_3 = W1[2, 0] * x_1 + W1[2, 1] * x_2 + b1[2]
+    z1_4 = W1[3, 0] * x_1 + W1[3, 1] * x_2 + b1[3]
     h_1 = np.tanh(z1_1)
     h_2 = np.tanh(z1_2)
     h_3 = np.tanh(z1_3)
     h_4 = np.tanh(z1_4)
-    z2 = b2 + h_1*w2[0] + h_2*w2[1] + h_3*w2[2] + h_4*w2[3]
+    z2 = w2[0] * h_1 + w2[1] * h_2 + w2[2] * h_3 + w2[3] * h_4 + b2
     y_hat = sigmoid(z2)
     return y_hat

@@ -25,11 +25,17 @@ assert SHIPPED, f"no spec files in {SPECS_DIR}"
 # What a spec without a [training] entry trains with (README, "Other networks: specs").
 TRAINING_DEFAULTS = {"lr": 1.0, "epochs": 2001, "seed": 0}
 
+_erf = np.vectorize(math.erf, otypes=[float])
+_sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
 ACTIVATIONS = {
-    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "sigmoid": _sigmoid,
     "tanh": np.tanh,
     "relu": lambda z: np.maximum(z, 0.0),
     "identity": lambda z: z,
+    "silu": lambda z: z * _sigmoid(z),
+    "softplus": lambda z: np.logaddexp(0.0, z),
+    "gelu": lambda z: 0.5 * z * (1.0 + _erf(z / math.sqrt(2.0))),
+    "leaky_relu": lambda z: np.where(z > 0.0, z, 0.01 * z),
 }
 # f'(z), written by hand (not by SymPy): for the hand-written backpropagation below.
 DERIVATIVES = {
@@ -37,6 +43,11 @@ DERIVATIVES = {
     "tanh": lambda z: 1.0 / np.cosh(z) ** 2,
     "relu": lambda z: (z > 0.0).astype(float),
     "identity": np.ones_like,
+    "silu": lambda z: _sigmoid(z) * (1.0 + z * (1.0 - _sigmoid(z))),
+    "softplus": _sigmoid,
+    "gelu": lambda z: 0.5 * (1.0 + _erf(z / math.sqrt(2.0)))
+    + z * np.exp(-z * z / 2.0) / math.sqrt(2.0 * math.pi),
+    "leaky_relu": lambda z: np.where(z > 0.0, 1.0, 0.01),
 }
 # Truth tables of the built-in logic data sets (README: "truth tables").
 TRUTH_TABLES = {"xor": (0, 1, 1, 0), "and": (0, 0, 0, 1), "or": (0, 1, 1, 1),
@@ -80,9 +91,11 @@ class RawSpec:
         return out
 
 
-def read_spec(name: str) -> RawSpec:
-    """specs/<name>.toml read with tomllib; a single activation string means every layer."""
-    data = tomllib.loads((SPECS_DIR / f"{name}.toml").read_text(encoding="utf-8"))
+def read_spec(name: str | Path) -> RawSpec:
+    """specs/<name>.toml (or a spec file's path) read with tomllib; a single activation
+    string means every layer."""
+    path = name if isinstance(name, Path) else SPECS_DIR / f"{name}.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
     hidden = tuple(data["hidden"])
     activation = data["activation"]
     activations = (activation,) * len(hidden) if isinstance(activation, str) else activation

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 
+import pytest
 from conftest import REPO, copy_project, run
 
-import train
 from derive import stamps
 from derive.files import input_hash
 from derive.spec import load_spec
@@ -36,10 +37,43 @@ def test_check_reports_an_unloadable_module(tmp_path):
     assert result.returncode == 2 and "cannot load" in result.stderr
 
 
-def test_train_recomputes_derives_inputs_hash():
+def test_the_manifest_records_the_inputs_hash_and_every_file():
+    """train.py's recipe (derive/stamps.py) recomputes derive's inputs hash, and the manifest
+    holds it with the sha256 of every file derived from it."""
+    entry = stamps.read_manifest(REPO / "generated")["xor"]
     expected = input_hash(load_spec("xor"))
-    spec_file = REPO / train.model.SPEC_FILE
-    assert stamps.inputs_hash(spec_file, REPO / "derive") == expected == train.model.INPUTS_SHA256
+    assert stamps.inputs_hash(REPO / "specs" / "xor.toml", REPO / "derive") == expected
+    assert entry["inputs-sha256"] == expected
+    assert {"xor.py", "xor.c", "xor.ipynb", "gradients.tex", "gradients.md"} == set(entry["files"])
+    for name, digest in entry["files"].items():
+        assert hashlib.sha256((REPO / "generated" / name).read_bytes()).hexdigest() == digest
+
+
+def test_a_module_the_manifest_does_not_record_is_refused(tmp_path):
+    """An intact module that is not the one derived (an old copy put back) is stale."""
+    project = copy_project(tmp_path)
+    manifest = project / "generated" / "manifest.json"
+    digest = stamps.read_manifest(project / "generated")["xor"]["files"]["xor.py"]
+    manifest.write_text(manifest.read_text().replace(digest, "0" * 64))
+    result = run(["train.py", "--epochs", "3", "--out", str(tmp_path / "out")], cwd=project)
+    assert result.returncode == 2
+    assert "stale" in result.stderr and "manifest.json" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_derive_change_that_changes_no_output_rewrites_only_the_manifest(tmp_path):
+    project = copy_project(tmp_path)
+    before = {p.name: p.read_bytes() for p in (project / "generated").iterdir() if p.is_file()}
+    source = project / "derive" / "latex.py"
+    source.write_text(source.read_text() + "\n# a tidy-up that changes no output\n")
+    result = run(["-m", "derive", "--all"], cwd=project)
+    assert result.returncode == 0, result.stderr
+    after = {p.name: p.read_bytes() for p in (project / "generated").iterdir() if p.is_file()}
+    changed = sorted(name for name in after if after[name] != before.get(name))
+    assert changed == ["manifest.json"]
+    assert run(["train.py", "--epochs", "3", "--quiet", "--out", str(tmp_path / "out")],
+               cwd=project).returncode == 0
 
 
 def test_hand_edited_generated_module_is_refused(tmp_path):

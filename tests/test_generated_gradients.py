@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from strategies import batches, params_for, spec_points
 
 from derive.check import load_module
-from derive.functions import expand_markers
+from derive.functions import NUMPY_MODULES, expand_markers
 from derive.gradients import raw_derivatives
 from derive.network import build
 from derive.spec import load_spec
@@ -45,7 +45,7 @@ def _lambdified_raw(network):
     free = [*network.x, network.y, *(s for p in network.params for s in p.symbols)]
     raw = raw_derivatives(network)
     exprs = [expand_markers(e) for p in network.params for e in raw[p.name]]
-    return free, sp.lambdify(free, exprs, "numpy", cse=True)
+    return free, sp.lambdify(free, exprs, NUMPY_MODULES, cse=True)
 
 
 def _sympy_gradients(network, function, params, X, y) -> dict[str, np.ndarray]:

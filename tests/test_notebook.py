@@ -141,7 +141,7 @@ def test_notebook_is_a_hand_in():
         assert word not in text, word
     provenance = notebook.metadata["derive-nn"]
     assert provenance["generated-by"] == "make derive SPEC=specs/xor.toml"
-    assert re.fullmatch("[0-9a-f]{64}", provenance["inputs-sha256"])
+    assert re.fullmatch("[0-9a-f]{64}", provenance["cells-sha256"])
     code_lines = sum(len(c.source.splitlines()) for c in notebook.cells
                      if c.cell_type == "code")
     assert code_lines <= 150
