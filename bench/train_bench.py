@@ -25,7 +25,9 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import numpy_baseline  # noqa: E402
 
-import train  # noqa: E402
+from trainer.ensemble import ensemble_init  # noqa: E402
+from trainer.loops import FAST_PATH_MAX_SAMPLES, init_params, train  # noqa: E402
+from trainer.model import load_generated  # noqa: E402
 
 EPOCHS, LR, SEED = 2001, 1.0, 1
 
@@ -69,31 +71,33 @@ def hand_written_c_row(init, X, y):
     return run
 
 
-def torch_row(init, X, y):
+def torch_row(model, init, X, y):
     try:
         import torch  # noqa: F401
     except ImportError:
         return None
-    return lambda: train.torch_reference(init, X, y, LR, EPOCHS)
+    from trainer.torch_reference import torch_reference
+
+    return lambda: torch_reference(model, init, X, y, LR, EPOCHS)
 
 
 def main() -> int:
-    model = train.model
+    model = load_generated("xor")
     X, y = model.dataset()
-    init = train.init_params(SEED)
+    init = init_params(model, SEED)
     rows = [
         ("generated, compiled C loop (--backend c)",
-         lambda: train.train(init, X, y, LR, EPOCHS, path="c"), 21),
+         lambda: train(model, init, X, y, LR, EPOCHS, path="c"), 21),
         ("generated, plain Python (train_fast)",
-         lambda: train.train(init, X, y, LR, EPOCHS, path="fast"), 7),
+         lambda: train(model, init, X, y, LR, EPOCHS, path="fast"), 7),
         ("generated, NumPy (loss_and_gradients)",
-         lambda: train.train(init, X, y, LR, EPOCHS, path="numpy"), 3),
+         lambda: train(model, init, X, y, LR, EPOCHS, path="numpy"), 3),
         ("hand-written NumPy baseline", lambda: numpy_baseline.train(init, X, y, LR, EPOCHS), 5),
     ]
     floor = hand_written_c_row(init, X, y)
     if floor is not None:
         rows.append(("hand-written C loop (bench/xor_loop.c)", floor, 21))
-    reference = torch_row(init, X, y)
+    reference = torch_row(model, init, X, y)
     if reference is not None:
         rows.append(("PyTorch eager (the course notebook's loop)", reference, 3))
     measured = []
@@ -120,14 +124,14 @@ def main() -> int:
     print("| K | seconds | ns per network-epoch |")
     print("| ---: | ---: | ---: |")
     for count in (100, 1000, 10_000):
-        params = train.ensemble_init(SEED, count)
+        params = ensemble_init(model, SEED, count)
         start = time.perf_counter()
         model.train_ensemble(params, X, y, LR, EPOCHS)
         seconds = time.perf_counter() - start
         print(f"| {count} | {seconds:.2f} | {1e9 * seconds / (count * EPOCHS):.0f} |")
 
     print("\nwhere the plain-Python loop stops paying (train.py switches to NumPy above "
-          f"{train.FAST_PATH_MAX_SAMPLES} samples)")
+          f"{FAST_PATH_MAX_SAMPLES} samples)")
     print("| samples | plain Python (us/epoch) | NumPy (us/epoch) |")
     print("| ---: | ---: | ---: |")
     rng = np.random.default_rng(0)
@@ -135,7 +139,7 @@ def main() -> int:
         Xn, yn = rng.normal(size=(n, 2)), rng.integers(0, 2, n).astype(float)
         fast, _ = median_seconds(lambda X=Xn, y=yn: model.train_fast(init, X, y, 0.1, 200), 3)
         slow, _ = median_seconds(
-            lambda X=Xn, y=yn: train.train(init, X, y, 0.1, 200, path="numpy"), 3)
+            lambda X=Xn, y=yn: train(model, init, X, y, 0.1, 200, path="numpy"), 3)
         print(f"| {n} | {1e6 * fast / 200:.1f} | {1e6 * slow / 200:.1f} |")
     return 0 if spread < 1e-12 else 1
 

@@ -501,12 +501,17 @@ def render_module(gradients: Gradients) -> str:
     """The generated NumPy module for one spec, stamped with its own hash."""
     network = gradients.network
     context = module_context(gradients)
-    activations = tuple(layer.activation.name for layer in network.layers)
     fast = context["fast"]
     math_names = [] if fast is None else fast["math_names"]
+
+    def strings(items: list[str]) -> str:
+        return "(" + "".join(f'"{item}", ' for item in items).rstrip() + ")"
+
     text = template_environment().get_template("module.py.j2").render(
         math_names=math_names,
-        activations="(" + "".join(f'"{name}", ' for name in activations).rstrip() + ")",
+        activations=strings([layer.activation.name for layer in network.layers]),
+        torch_activations=strings([layer.activation.torch for layer in network.layers]),
+        torch_loss=network.loss.torch, labels=network.loss.labels,
         module_sha256="0" * 64, **context)
     return stamp_self(text, PY_MARKER)
 

@@ -16,11 +16,15 @@ SPEC_NAME = "moons_relu"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/moons_relu.toml"
-MODULE_SHA256 = "e87a69ad7cc9f6ce55e658ea688442e8af544e0172e93f264c3bfcc55295d71f"
+MODULE_SHA256 = "e3c14ea4fa770af2c7fd25fc88dcf1f3e7c1c318c9256715f6dea483b0497705"
 DATASET = "moons"
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
 ACTIVATIONS = ("relu", "sigmoid",)  # per layer, input side first
+# For the PyTorch referee (train.py --compare-torch): per layer, "" for the identity.
+TORCH_ACTIVATIONS = ("torch.relu", "torch.sigmoid",)
+TORCH_LOSS = "torch.nn.functional.binary_cross_entropy"
+LABELS = "binary"  # binary: targets 0 or 1; real: any number
 DEFAULTS = {"lr": 0.5, "epochs": 3000, "seed": 0}
 N_INPUTS = 2
 # (name, shape, fan-in) of every parameter, in initialisation order.

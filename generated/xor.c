@@ -5,8 +5,8 @@
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
  * only beside the module whose own hash (MODULE_SHA256) it names here:
- * module-sha256: da221d273088ed8bfbe382b8eb9b624bd44e633904d66db55c580b60acc3719f
- * source-sha256: f9524b10e04a39355013e8ec9cb5f7c099b691e1c555e70b883e0669525b1c90
+ * module-sha256: 5e6c4f2c3bbe4e2cfe2eb0bf2b6d242670ec61f11a8a96efa52f383360a7ef25
+ * source-sha256: 9b186bd66e9f13801acc8f847776fd6ca69dbce83db8bb902bbfa07fc102b8a8
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -18,11 +18,15 @@ SPEC_NAME = "xor"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/xor.toml"
-MODULE_SHA256 = "da221d273088ed8bfbe382b8eb9b624bd44e633904d66db55c580b60acc3719f"
+MODULE_SHA256 = "5e6c4f2c3bbe4e2cfe2eb0bf2b6d242670ec61f11a8a96efa52f383360a7ef25"
 DATASET = "xor"
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
 ACTIVATIONS = ("sigmoid", "sigmoid",)  # per layer, input side first
+# For the PyTorch referee (train.py --compare-torch): per layer, "" for the identity.
+TORCH_ACTIVATIONS = ("torch.sigmoid", "torch.sigmoid",)
+TORCH_LOSS = "torch.nn.functional.binary_cross_entropy"
+LABELS = "binary"  # binary: targets 0 or 1; real: any number
 DEFAULTS = {"lr": 1.0, "epochs": 2001, "seed": 1}
 N_INPUTS = 2
 # (name, shape, fan-in) of every parameter, in initialisation order.

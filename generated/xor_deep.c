@@ -5,8 +5,8 @@
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
  * only beside the module whose own hash (MODULE_SHA256) it names here:
- * module-sha256: b53451ae3b874273f041758cd58b65e3d456747e12a94ca8f9a7078868bb9949
- * source-sha256: 718d4e9b742534b78525f88ca6c748aa7dab3dcd1792db5d0231dedd563e5575
+ * module-sha256: 7fb7ce7c320196de524f4925723118f5d63972a23258c4c191021f0e59e2a92a
+ * source-sha256: 5520a0a784bb30f3d0f582e2aafa79a224113368ed7c585e0f4a7b1169dd1c23
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -18,11 +18,15 @@ SPEC_NAME = "xor_deep"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/xor_deep.toml"
-MODULE_SHA256 = "b53451ae3b874273f041758cd58b65e3d456747e12a94ca8f9a7078868bb9949"
+MODULE_SHA256 = "7fb7ce7c320196de524f4925723118f5d63972a23258c4c191021f0e59e2a92a"
 DATASET = "xor"
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
 ACTIVATIONS = ("tanh", "sigmoid", "sigmoid",)  # per layer, input side first
+# For the PyTorch referee (train.py --compare-torch): per layer, "" for the identity.
+TORCH_ACTIVATIONS = ("torch.tanh", "torch.sigmoid", "torch.sigmoid",)
+TORCH_LOSS = "torch.nn.functional.binary_cross_entropy"
+LABELS = "binary"  # binary: targets 0 or 1; real: any number
 DEFAULTS = {"lr": 1.0, "epochs": 3000, "seed": 0}
 N_INPUTS = 2
 # (name, shape, fan-in) of every parameter, in initialisation order.

@@ -18,11 +18,15 @@ SPEC_NAME = "xor_mse"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/xor_mse.toml"
-MODULE_SHA256 = "d573a3e981544e9536563cd3a45430ad826ba7d6b3d70100f881a5d56e0bd87d"
+MODULE_SHA256 = "9a92262e4a0fa6ac41017040ba19d84c9bd397865cd78915b98c2bc50659b75e"
 DATASET = "xor"
 LOSS = "squared error"
 LOSS_NAME = "mse"
 ACTIVATIONS = ("tanh", "identity",)  # per layer, input side first
+# For the PyTorch referee (train.py --compare-torch): per layer, "" for the identity.
+TORCH_ACTIVATIONS = ("torch.tanh", "",)
+TORCH_LOSS = "torch.nn.functional.mse_loss"
+LABELS = "real"  # binary: targets 0 or 1; real: any number
 DEFAULTS = {"lr": 0.1, "epochs": 3000, "seed": 0}
 N_INPUTS = 2
 # (name, shape, fan-in) of every parameter, in initialisation order.

@@ -18,11 +18,15 @@ SPEC_NAME = "xor_tanh4"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/xor_tanh4.toml"
-MODULE_SHA256 = "fee795f30481c1d3682d3e294e381cc18e3163168adb8e0c12fea3baacc06e8c"
+MODULE_SHA256 = "cc2ac21c58e6b6122b7768e9249287bc1408ff9da90e678ee7733f181a067057"
 DATASET = "xor"
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
 ACTIVATIONS = ("tanh", "sigmoid",)  # per layer, input side first
+# For the PyTorch referee (train.py --compare-torch): per layer, "" for the identity.
+TORCH_ACTIVATIONS = ("torch.tanh", "torch.sigmoid",)
+TORCH_LOSS = "torch.nn.functional.binary_cross_entropy"
+LABELS = "binary"  # binary: targets 0 or 1; real: any number
 DEFAULTS = {"lr": 0.5, "epochs": 2000, "seed": 0}
 N_INPUTS = 2
 # (name, shape, fan-in) of every parameter, in initialisation order.

@@ -159,17 +159,17 @@ MUTATIONS = (
         ("tests/test_speed_paths.py::test_generated_loops_equal_the_numpy_loop",)),
     Mutation(
         "trainer: initialisation bound 1/fan_in instead of 1/sqrt(fan_in)",
-        "train.py",
+        "trainer/loops.py",
         "        bound = 1.0 / math.sqrt(fan_in)",
         "        bound = 1.0 / fan_in",
         ("tests/test_spec_referee.py",)),
     # --- ensembles
     Mutation(
         "ensemble: all networks drawn from one generator",
-        "train.py",
-        "    inits = [init_params(seed + k) for k in range(count)]",
+        "trainer/ensemble.py",
+        "    inits = [init_params(model, seed + k) for k in range(count)]",
         "    rng = np.random.default_rng(seed)\n"
-        "    inits = [{name: rng.uniform(-1 / math.sqrt(f), 1 / math.sqrt(f), size=shape)\n"
+        "    inits = [{name: rng.uniform(-1 / np.sqrt(f), 1 / np.sqrt(f), size=shape)\n"
         "              for name, shape, f in model.PARAMS} for k in range(count)]",
         ENSEMBLES),
 )

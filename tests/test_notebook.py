@@ -12,8 +12,9 @@ import pytest
 from conftest import REPO, run
 from nbclient import NotebookClient
 
-import train
 from derive.check import load_module
+from trainer.loops import init_params, train
+from trainer.model import load_generated
 
 NOTEBOOK = REPO / "generated" / "xor.ipynb"
 PROBE = ("import json\nprint(json.dumps({'losses': [float(v) for v in losses], "
@@ -165,7 +166,7 @@ def test_update_rules_are_shown_beside_the_code():
 
 def test_notebook_runs_and_solves_xor(executed):
     notebook, probe = executed
-    X, y = train.model.dataset()
+    X, y = load_generated("xor").dataset()
     assert probe["classes"] == [int(v) for v in y]
     images = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
               if "image/png" in o.get("data", {})]
@@ -182,12 +183,13 @@ def test_notebook_trains_with_the_specs_settings_to_train_pys_curve(executed):
     training = tomllib.loads((REPO / "specs" / "xor.toml").read_text())["training"]
     assert (probe["eta"], probe["epochs"], probe["seed"]) == (
         training["lr"], training["epochs"], training["seed"])
-    X, y = train.model.dataset()
-    params, history = train.train(train.init_params(training["seed"]), X, y, training["lr"],
-                                  training["epochs"])
+    model = load_generated("xor")
+    X, y = model.dataset()
+    params, history = train(model, init_params(model, training["seed"]), X, y, training["lr"],
+                            training["epochs"])
     assert len(probe["losses"]) == len(history) == training["epochs"]
     np.testing.assert_allclose(probe["losses"], history, rtol=0, atol=1e-12)
-    assert probe["classes"] == [int(v) for v in train.model.forward(params, X) >= 0.5]
+    assert probe["classes"] == [int(v) for v in model.forward(params, X) >= 0.5]
 
 
 def test_executed_notebook_shows_no_warning_and_a_sentence_for_one_input(executed):

@@ -11,8 +11,10 @@ from conftest import require_torch, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import train
 from trainer import optim
+from trainer.loops import descend, init_params, train
+from trainer.model import load_generated
+from trainer.torch_reference import torch_reference
 
 
 def _textbook(name, params, grads_of, lr, steps, mu=0.9, nesterov=False, b1=0.9, b2=0.999,
@@ -58,11 +60,12 @@ def test_each_rule_is_its_textbook_form(name, nesterov, lr, wd, seed):
 
 
 def test_plain_sgd_is_bit_for_bit_the_generated_loops():
-    X, y = train.model.dataset()
-    init = train.init_params(1)
-    fast, fast_history = train.train(init, X, y, 1.0, 300, path="c")
-    ruled, ruled_history = train._descend(init, X, y, 1.0, 300, optim.make("sgd", 1.0))
-    plain, plain_history = train._descend(init, X, y, 1.0, 300)
+    model = load_generated("xor")
+    X, y = model.dataset()
+    init = init_params(model, 1)
+    fast, fast_history = train(model, init, X, y, 1.0, 300, path="c")
+    ruled, ruled_history = descend(model, init, X, y, 1.0, 300, optim.make("sgd", 1.0))
+    plain, plain_history = descend(model, init, X, y, 1.0, 300)
     assert all(np.array_equal(ruled[k], plain[k]) for k in plain)
     np.testing.assert_allclose(ruled_history, fast_history, rtol=0, atol=1e-12)
 
@@ -91,12 +94,13 @@ def test_cli_records_the_optimizer_and_refuses_what_it_cannot_run(tmp_path):
 def test_optimizers_equal_torch_optim_after_2001_epochs(flags):
     require_torch()
     name, nesterov, lr, wd = flags
-    X, y = train.model.dataset()
-    init = train.init_params(1)
+    model = load_generated("xor")
+    X, y = model.dataset()
+    init = init_params(model, 1)
     opt = optim.make(name, lr, 0.9, nesterov, weight_decay=wd)
-    ours, history = train._descend(init, X, y, lr, 2001, opt)
-    theirs, torch_history = train.torch_reference(
-        init, X, y, lr, 2001, optim.make(name, lr, 0.9, nesterov, weight_decay=wd))
+    ours, history = descend(model, init, X, y, lr, 2001, opt)
+    theirs, torch_history = torch_reference(
+        model, init, X, y, lr, 2001, optim.make(name, lr, 0.9, nesterov, weight_decay=wd))
     np.testing.assert_allclose(history, torch_history, rtol=0, atol=1e-9)
     for k in ours:
         np.testing.assert_allclose(ours[k], theirs[k], rtol=0, atol=1e-9)

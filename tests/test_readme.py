@@ -115,13 +115,15 @@ def test_readme_success_rate_claim():
     the very same seeds solve it in the hand-written recount."""
     import numpy as np
 
-    import train
+    from trainer.loops import init_params, train
+    from trainer.model import load_generated
 
     seeds, claimed = _success_claim()
-    X, y = train.model.dataset()
+    model = load_generated("xor")
+    X, y = model.dataset()
     solved = []
     for seed in range(seeds):
-        params, _ = train.train(train.init_params(seed), X, y, 1.0, 2001)
-        solved.append(bool(np.array_equal(train.model.forward(params, X) >= 0.5, y >= 0.5)))
+        params, _ = train(model, init_params(model, seed), X, y, 1.0, 2001)
+        solved.append(bool(np.array_equal(model.forward(params, X) >= 0.5, y >= 0.5)))
     assert sum(solved) == claimed
     assert solved == _solved_by_hand(seeds).tolist()

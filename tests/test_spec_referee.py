@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from strategies import spec_points
 
-import train
 from derive.check import load_module
+from trainer.loops import init_params, train
+from trainer.model import for_spec
 
 SPECS = oracle.SHIPPED
 
@@ -82,16 +83,8 @@ def _readme_accuracy() -> dict[str, str]:
     return dict(rows)
 
 
-@pytest.fixture
-def restore_default_spec():
-    """train.use_spec swaps a module global: put the assignment's back after the test."""
-    yield
-    train.use_spec("xor")
-
-
 @pytest.mark.parametrize("name", SPECS)
-def test_spec_defaults_train_like_the_referee_to_the_readme_accuracy(name,
-                                                                     restore_default_spec):
+def test_spec_defaults_train_like_the_referee_to_the_readme_accuracy(name):
     """train.py with the spec file's lr, epochs and seed against the referee's own descent.
 
     The referee draws the initialisation itself (uniform +-1/sqrt(fan_in), seeded NumPy) and
@@ -100,17 +93,17 @@ def test_spec_defaults_train_like_the_referee_to_the_readme_accuracy(name,
     """
     spec = oracle.read_spec(name)
     claimed = _readme_accuracy()[name]
-    train.use_spec(name)
-    X, y = train.model.dataset()
+    model = for_spec(name)
+    X, y = model.dataset()
     if spec.dataset in oracle.TRUTH_TABLES:  # the data set itself, from its definition
         assert X.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
         assert y.tolist() == list(oracle.TRUTH_TABLES[spec.dataset])
     init = oracle.init_params(spec, spec.seed)
-    ours = train.init_params(spec.seed)
+    ours = init_params(model, spec.seed)
     assert list(ours) == list(init)
     for key in init:
         assert np.array_equal(ours[key], init[key]), key
-    params, history = train.train(ours, X, y, spec.lr, spec.epochs)
+    params, history = train(model, ours, X, y, spec.lr, spec.epochs)
     ref_params, ref_history = oracle.descend(spec, init, X, y, spec.lr, spec.epochs)
     assert len(history) == spec.epochs
     np.testing.assert_allclose(history, ref_history, rtol=1e-8, atol=1e-10)
@@ -118,5 +111,5 @@ def test_spec_defaults_train_like_the_referee_to_the_readme_accuracy(name,
         np.testing.assert_allclose(params[key], ref_params[key], rtol=1e-6, atol=1e-8)
     correct = int(np.sum((oracle.predict(spec, ref_params, X) >= 0.5) == (y >= 0.5)))
     assert f"{correct}/{len(y)}" == claimed
-    assert np.array_equal(train.model.forward(params, X) >= 0.5,
+    assert np.array_equal(model.forward(params, X) >= 0.5,
                           oracle.predict(spec, ref_params, X) >= 0.5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import tracemalloc
 
@@ -12,17 +13,14 @@ from conftest import REPO, require_cc, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import train
 from derive.check import load_module
+from trainer.compiled import train_compiled
+from trainer.ensemble import ensemble_init
+from trainer.loops import descend, init_params, train
+from trainer.model import for_spec, load_generated
 
 SMALL = [name for name in ("xor", "xor_tanh4", "xor_deep", "xor_mse")]
-
-
-@pytest.fixture(autouse=True)
-def default_spec():
-    """train.use_spec swaps a module global: put the assignment's back after every test."""
-    yield
-    train.use_spec("xor")
+XOR = load_generated("xor")
 
 
 # README: "All agree to 1e-12". A difference is measured against the largest magnitude
@@ -61,15 +59,15 @@ def test_generated_loops_equal_the_numpy_loop(name, path, seed, lr, epochs, n):
     """
     if path == "c":
         require_cc()
-    train.use_spec(name)
+    model = for_spec(name)
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, train.model.N_INPUTS)) * 2
+    X = rng.normal(size=(n, model.N_INPUTS)) * 2
     y = rng.integers(0, 2, size=n).astype(float)
-    loop = train.model.train_fast if path == "fast" else train._train_compiled
-    states, history = [train.init_params(seed)], []
+    loop = model.train_fast if path == "fast" else functools.partial(train_compiled, model)
+    states, history = [init_params(model, seed)], []
     with np.errstate(all="ignore"):
         for _ in range(epochs):
-            params, losses = train._descend(states[-1], X, y, lr, 1)
+            params, losses = descend(model, states[-1], X, y, lr, 1)
             states.append(params)
             history.append(losses[0])
     first_params, first_loss = loop(states[0], X, y, lr, 1)  # the first step, always
@@ -93,11 +91,11 @@ def test_default_run_is_the_same_on_every_backend(name, path):
     if path == "c":
         require_cc()
     spec = oracle.read_spec(name)
-    train.use_spec(name)
-    X, y = train.model.dataset()
-    init = train.init_params(spec.seed)
-    got = train.train(init, X, y, spec.lr, spec.epochs, path=path)
-    want = train.train(init, X, y, spec.lr, spec.epochs, path="numpy")
+    model = for_spec(name)
+    X, y = model.dataset()
+    init = init_params(model, spec.seed)
+    got = train(model, init, X, y, spec.lr, spec.epochs, path=path)
+    want = train(model, init, X, y, spec.lr, spec.epochs, path="numpy")
     assert len(got[1]) == len(want[1]) == spec.epochs
     np.testing.assert_allclose(got[1], want[1], rtol=0, atol=AGREE)
     for key in init:
@@ -105,43 +103,43 @@ def test_default_run_is_the_same_on_every_backend(name, path):
 
 
 def test_overflow_falls_back_to_the_numpy_loop():
-    X, y = train.model.dataset()
-    init = train.init_params(1)
+    X, y = XOR.dataset()
+    init = init_params(XOR, 1)
     init["b2"] = np.array(-800.0)  # exp(800) overflows in plain Python
     with pytest.raises(OverflowError):
-        train.model.train_fast(init, X, y, 0.1, 5)
-    auto = train.train(init, X, y, 0.1, 5)
-    numpy = train.train(init, X, y, 0.1, 5, path="numpy")
+        XOR.train_fast(init, X, y, 0.1, 5)
+    auto = train(XOR, init, X, y, 0.1, 5)
+    numpy = train(XOR, init, X, y, 0.1, 5, path="numpy")
     assert np.array_equal(auto[1], numpy[1])
 
 
 def test_network_k_of_the_ensemble_is_exactly_a_single_run():
-    X, y = train.model.dataset()
-    params = train.ensemble_init(5, 40)
-    trained, curves, losses, first = train.model.train_ensemble(params, X, y, 1.0, 300)
+    X, y = XOR.dataset()
+    params = ensemble_init(XOR, 5, 40)
+    trained, curves, losses, first = XOR.train_ensemble(params, X, y, 1.0, 300)
     for k in (0, 7, 39):
-        single, history = train.train(train.init_params(5 + k), X, y, 1.0, 300, path="numpy")
+        single, history = train(XOR, init_params(XOR, 5 + k), X, y, 1.0, 300, path="numpy")
         for name in single:
             assert np.array_equal(trained[name][..., k], single[name]), (k, name)
         assert losses[k] == history[-1]
-        fast, _ = train.train(train.init_params(5 + k), X, y, 1.0, 300, path="fast")
+        fast, _ = train(XOR, init_params(XOR, 5 + k), X, y, 1.0, 300, path="fast")
         for name in single:
             np.testing.assert_allclose(trained[name][..., k], fast[name], atol=1e-12, rtol=0)
 
 
 def test_ensemble_curves_and_first_solved_epochs():
-    X, y = train.model.dataset()
+    X, y = XOR.dataset()
     count, epochs = 30, 400
-    params = train.ensemble_init(0, count)
-    _, curves, _, first = train.model.train_ensemble(params, X, y, 1.0, epochs)
+    params = ensemble_init(XOR, 0, count)
+    _, curves, _, first = XOR.train_ensemble(params, X, y, 1.0, epochs)
     histories, solved_at = [], []
     for k in range(count):
-        p = train.init_params(k)
+        p = init_params(XOR, k)
         history, first_k = [], -1
         for epoch in range(epochs):
-            if first_k < 0 and np.array_equal(train.model.forward(p, X) >= 0.5, y >= 0.5):
+            if first_k < 0 and np.array_equal(XOR.forward(p, X) >= 0.5, y >= 0.5):
                 first_k = epoch
-            loss, grads = train.model.loss_and_gradients(p, X, y)
+            loss, grads = XOR.loss_and_gradients(p, X, y)
             history.append(loss)
             p = {n: v - grads[n] for n, v in p.items()}
         histories.append(history)
@@ -152,10 +150,10 @@ def test_ensemble_curves_and_first_solved_epochs():
 
 
 def test_ensemble_memory_grows_with_networks_not_epochs():
-    X, y = train.model.dataset()
-    params = train.ensemble_init(0, 1000)
+    X, y = XOR.dataset()
+    params = ensemble_init(XOR, 0, 1000)
     tracemalloc.start()
-    train.model.train_ensemble(params, X, y, 1.0, 3000)
+    XOR.train_ensemble(params, X, y, 1.0, 3000)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 1000 * 3000 * 8 / 4  # keeping every curve would take 24 MB
@@ -205,11 +203,11 @@ def test_every_small_spec_has_the_fast_paths_and_large_ones_do_not():
 
 def test_compiled_loop_handles_saturated_logits():
     require_cc()
-    X, y = train.model.dataset()
-    init = train.init_params(1)
+    X, y = XOR.dataset()
+    init = init_params(XOR, 1)
     init["b2"] = np.array(-800.0)
-    compiled = train.train(init, X, y, 0.1, 5, path="c")
-    numpy = train.train(init, X, y, 0.1, 5, path="numpy")
+    compiled = train(XOR, init, X, y, 0.1, 5, path="c")
+    numpy = train(XOR, init, X, y, 0.1, 5, path="numpy")
     np.testing.assert_allclose(compiled[1], numpy[1], rtol=1e-12)
 
 

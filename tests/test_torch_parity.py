@@ -15,9 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import batches, params_for, spec_points
 
-import train
 from derive.check import load_module
 from generated import xor
+from trainer.loops import init_params, train
+from trainer.model import load_generated
+from trainer.torch_reference import torch_reference
 
 pytestmark = pytest.mark.torch
 torch = require_torch()
@@ -116,10 +118,11 @@ def test_gradients_equal_autograd_when_saturated(params, data, scale):
 @pytest.mark.parametrize("seed", [1, 0, 7])
 def test_ten_thousand_epochs_match_pytorch_sgd(seed):
     """The course notebook's own loop (BCELoss, torch.optim.SGD) from the same init."""
-    X, y = train.model.dataset()
-    init = train.init_params(seed)
-    params, history = train.train(init, X, y, 1.0, 10_000)
-    torch_params, torch_history = train.torch_reference(init, X, y, 1.0, 10_000)
+    model = load_generated("xor")
+    X, y = model.dataset()
+    init = init_params(model, seed)
+    params, history = train(model, init, X, y, 1.0, 10_000)
+    torch_params, torch_history = torch_reference(model, init, X, y, 1.0, 10_000)
     np.testing.assert_allclose(history, torch_history, rtol=0, atol=1e-10)
     for name in params:
         np.testing.assert_allclose(params[name], torch_params[name], rtol=0, atol=1e-9)
@@ -147,7 +150,7 @@ def test_training_from_a_pytorch_state_dict_matches_pytorch(tmp_path):
                               torch.nn.Sigmoid()).double()
     state = {k: v.tolist() for k, v in net.state_dict().items()}
     (tmp_path / "torch_init.json").write_text(json.dumps(state))
-    X, y = train.model.dataset()
+    X, y = load_generated("xor").dataset()
     optimizer = torch.optim.SGD(net.parameters(), lr=1.0)
     inputs, targets = torch.tensor(X), torch.tensor(y).reshape(-1, 1)
     for _ in range(2001):

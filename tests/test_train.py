@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 from conftest import REPO, run
 
-import train
+from trainer.data import from_json
+from trainer.loops import init_params, train
+from trainer.model import load_generated
+
+XOR = load_generated("xor")
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +34,8 @@ def test_default_run_solves_xor_and_the_loss_decreases(trained):
     assert np.all(np.diff(losses[600:]) < 0)  # past the plateau, every step helps
     record = json.loads((out / "params.json").read_text())
     assert record["lr"] == 1.0 and record["epochs"] == 2001
-    X, y = train.model.dataset()
-    y_hat = train.model.forward(train.from_json(record["params"], "params"), X)
+    X, y = XOR.dataset()
+    y_hat = XOR.forward(from_json(XOR, record["params"], "params"), X)
     assert np.array_equal(y_hat >= 0.5, y >= 0.5)
     assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -39,13 +43,13 @@ def test_default_run_solves_xor_and_the_loss_decreases(trained):
 def test_params_json_replays_the_run_exactly(trained):
     out, _ = trained
     record = json.loads((out / "params.json").read_text())
-    init = train.from_json(record["init"], "init")
-    fresh = train.init_params(record["seed"])
+    init = from_json(XOR, record["init"], "init")
+    fresh = init_params(XOR, record["seed"])
     for name in init:
         assert np.array_equal(init[name], fresh[name])  # JSON floats round-trip exactly
-    X, y = train.model.dataset()
-    params, history = train.train(init, X, y, record["lr"], record["epochs"])
-    for name, value in train.from_json(record["params"], "params").items():
+    X, y = XOR.dataset()
+    params, history = train(XOR, init, X, y, record["lr"], record["epochs"])
+    for name, value in from_json(XOR, record["params"], "params").items():
         assert np.array_equal(params[name], value)
     assert history.tolist() == np.loadtxt(out / "history.csv", delimiter=",",
                                           skiprows=1)[:, 1].tolist()
@@ -62,7 +66,7 @@ def test_same_seed_same_bits(tmp_path):
 def test_initialisation_is_pytorch_style():
     """Every weight and bias uniform in +-1/sqrt(fan_in), fan_in = 2 for both layers here."""
     draws = np.concatenate([np.ravel(v) for s in range(300)
-                            for v in train.init_params(s).values()])
+                            for v in init_params(XOR, s).values()])
     bound = 1 / np.sqrt(2)
     assert np.all(np.abs(draws) <= bound)
     assert draws.min() < -0.95 * bound and draws.max() > 0.95 * bound
@@ -70,10 +74,10 @@ def test_initialisation_is_pytorch_style():
 
 
 def test_gradient_descent_step_is_the_update_rule():
-    X, y = train.model.dataset()
-    init = train.init_params(3)
-    params, _ = train.train(init, X, y, 0.5, 1)
-    grads = train.model.gradients(init, X, y)
+    X, y = XOR.dataset()
+    init = init_params(XOR, 3)
+    params, _ = train(XOR, init, X, y, 0.5, 1)
+    grads = XOR.gradients(init, X, y)
     for name in init:
         assert np.array_equal(params[name], init[name] - 0.5 * grads[name])
 
@@ -167,15 +171,19 @@ def test_out_that_is_a_file_is_rejected(tmp_path):
 
 
 def test_a_failed_write_leaves_the_old_file_intact(tmp_path):
+    """A write the system refuses half-way (a file-size limit standing in for a full disk):
+    the old file stays whole and no temporary file is left beside it."""
     path = tmp_path / "params.json"
     path.write_text("old")
-
-    def explode(tmp):
-        tmp.write_text("half")
-        raise OSError("disk full")
-
-    with pytest.raises(OSError):
-        train.write_atomic(path, explode)
+    code = ("import resource, signal, sys\nfrom pathlib import Path\n"
+            "from trainer.outputs import write_text\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, hard))\n"
+            "try:\n    write_text(Path(sys.argv[1]), 'x' * 100_000)\n"
+            "except OSError as error:\n    print('refused:', error)\n")
+    result = run(["-c", code, str(path)])
+    assert result.stdout.startswith("refused:"), result.stdout + result.stderr
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["params.json"]
 

@@ -1,0 +1,114 @@
+"""Gradient descent over a generated module: the initialisation, the choice of training loop
+(compiled C, plain Python or NumPy), the NumPy loop itself and the divergence verdict."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from types import ModuleType
+
+import numpy as np
+
+from trainer import optim
+from trainer.compiled import compiled_loop, train_compiled
+from trainer.errors import Diverged
+
+Params = dict[str, np.ndarray]
+
+FAST_PATH_MAX_SAMPLES = 64  # up to here train_fast (plain Python) beats NumPy; make bench
+BACKENDS = {"auto": "auto", "c": "c", "python": "fast", "numpy": "numpy"}
+PATH_NAMES = {"c": "compiled C loop", "fast": "plain-Python loop", "numpy": "NumPy loop"}
+
+
+def init_params(model: ModuleType, seed: int) -> Params:
+    """PyTorch's nn.Linear default: every weight and bias uniform in +-1/sqrt(fan_in)."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for name, shape, fan_in in model.PARAMS:
+        bound = 1.0 / math.sqrt(fan_in)
+        params[name] = np.asarray(rng.uniform(-bound, bound, size=shape), dtype=np.float64)
+    return params
+
+
+def train(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr: float,
+          epochs: int, report: Callable[[int, float], None] | None = None, path: str = "auto",
+          optimizer: optim.Optimizer | None = None) -> tuple[Params, np.ndarray]:
+    """Run `epochs` steps of theta <- theta - lr * dL/dtheta; return the params and losses.
+
+    history[e] is the loss before update e, as the course notebook records it. `path`:
+    "c" runs the generated C loop, "fast" the generated plain-Python loop (small networks
+    and batches), "numpy" steps through loss_and_gradients; "auto" takes the fastest that
+    applies here. An `optimizer` other than plain gradient descent (trainer/optim.py) runs
+    on the NumPy loop: the generated fast loops carry theta <- theta - lr g only.
+    """
+    if optimizer is not None and not optimizer.is_plain:
+        path = "numpy"
+    path = choose_path(model, len(X), path)
+    result = None
+    if path == "c":
+        result = train_compiled(model, params, X, y, lr, epochs)
+    if path == "fast":
+        try:
+            result = model.train_fast(params, X, y, lr, epochs)
+        except OverflowError:  # exp() beyond +-709: the NumPy code handles that range
+            result = None
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below, not warned
+        if result is None:
+            result = descend(model, params, X, y, lr, epochs, optimizer)
+        trained, history = result
+        check_converged(model, trained, history, lr, X, y)
+    if report is not None:
+        for epoch in sorted({*range(0, epochs, max(1, epochs // 10)), epochs - 1}):
+            report(epoch, float(history[epoch]))
+    return trained, history
+
+
+def choose_path(model: ModuleType, samples: int, requested: str = "auto") -> str:
+    """The training loop to run: "c", "fast" (plain Python) or "numpy".
+
+    auto: the compiled C loop where a compiler builds it, else the plain-Python loop for
+    small networks and batches, else NumPy. An explicit "c" that cannot be had is an error.
+    """
+    if requested == "c":
+        compiled_loop(model, required=True)
+        return "c"
+    if requested == "auto" and compiled_loop(model, required=False) is not None:
+        return "c"
+    if requested in ("auto", "fast") and hasattr(model, "train_fast") \
+            and samples <= FAST_PATH_MAX_SAMPLES:
+        return "fast"
+    return "numpy"
+
+
+def descend(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr: float,
+            epochs: int, optimizer: optim.Optimizer | None = None,
+            ) -> tuple[Params, np.ndarray]:
+    """The NumPy loop: one loss_and_gradients call and one optimizer step per epoch, the
+    reference the generated loops are checked against; stops at a non-finite loss."""
+    step = (optimizer or optim.make("sgd", lr)).step
+    history = np.empty(epochs)
+    for epoch in range(epochs):
+        loss, grads = model.loss_and_gradients(params, X, y)
+        history[epoch] = loss
+        if not math.isfinite(loss):
+            break
+        params = step(params, grads)
+    return params, history
+
+
+def check_converged(model: ModuleType, params: Params, history: np.ndarray, lr: float,
+                    X: np.ndarray, y: np.ndarray) -> None:
+    """Raise Diverged on a non-finite loss or parameter, or a loss ending far above its start."""
+    bad_epochs = np.flatnonzero(~np.isfinite(history))
+    if len(bad_epochs):
+        epoch = int(bad_epochs[0])
+        raise Diverged(f"training diverged: loss became {history[epoch]} at epoch {epoch} "
+                       f"(lr {lr:g}); try a smaller --lr")
+    bad = [name for name, value in params.items() if not np.all(np.isfinite(value))]
+    if bad:
+        raise Diverged(f"training diverged: parameters {', '.join(bad)} are not finite "
+                       f"(lr {lr:g}); try a smaller --lr")
+    final = model.loss(params, X, y)
+    if not math.isfinite(final) or final > 10.0 * history[0] + 1.0:
+        raise Diverged(f"training diverged: loss went from {history[0]:.4g} to {final:.4g} "
+                       f"(lr {lr:g}); try a smaller --lr")

@@ -1,0 +1,149 @@
+"""Every figure a run writes (loss curve, decision boundary, ensemble bands, learning-rate
+sweep). matplotlib is imported only here, and only when a figure is drawn."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from derive import stamps
+
+
+def _pyplot():
+    """matplotlib.pyplot without a display (figures only ever go to files)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path, dpi: int) -> None:
+    """The one way a figure is saved: a PNG without the matplotlib version in it (the same
+    run gives the same bytes), written atomically; the figure is closed either way."""
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    finally:
+        _pyplot().close(fig)
+    stamps.write_atomic(path, buffer.getvalue())
+
+
+def _readable_log_axis(ax, values: np.ndarray) -> None:
+    """A log y axis labelled with plain numbers (0.7, 0.05); within about one decade (a run
+    that did not learn) the ticks between powers of ten are labelled too."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_yscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    ax.yaxis.set_major_formatter(plain)
+    finite = values[np.isfinite(values) & (values > 0)]
+    narrow = len(finite) and np.log10(finite.max() / finite.min()) < 1.2
+    ax.yaxis.set_minor_formatter(plain if narrow else NullFormatter())
+
+
+def plot_loss(model: ModuleType, path: Path, history: np.ndarray, title: str,
+              reference: np.ndarray | None = None) -> None:
+    """The loss per epoch on a log axis, and the PyTorch referee's curve where there is one."""
+    fig, ax = _pyplot().subplots(figsize=(7, 4.5))
+    ax.plot(np.arange(len(history)), history, color="tab:blue", linewidth=1.5,
+            label="generated NumPy code")
+    if reference is not None:
+        ax.plot(np.arange(len(reference)), reference, color="tab:orange", linestyle="--",
+                linewidth=1.5, label="PyTorch (same init)")
+        ax.legend()
+    _readable_log_axis(ax, history)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"loss L ({model.LOSS}, mean over samples)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path, dpi=120)
+
+
+def plot_boundary(model: ModuleType, path: Path, params: dict[str, np.ndarray], X: np.ndarray,
+                  y: np.ndarray, title: str) -> None:
+    """y_hat over the input plane as a filled contour, the 0.5 level, and the data points."""
+    low, high = X.min(axis=0), X.max(axis=0)
+    margin = 0.25 * np.maximum(high - low, 1e-9)
+    xs = np.linspace(low[0] - margin[0], high[0] + margin[0], 200)
+    ys = np.linspace(low[1] - margin[1], high[1] + margin[1], 200)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    with np.errstate(over="ignore", invalid="ignore"):
+        surface = model.forward(params, np.column_stack([grid_x.ravel(), grid_y.ravel()]))
+    surface = surface.reshape(grid_x.shape)
+    fig, ax = _pyplot().subplots(figsize=(6, 5.6))
+    filled = ax.contourf(grid_x, grid_y, surface, levels=np.linspace(0.0, 1.0, 21) if
+                         model.LABELS == "binary" else 20, cmap="RdBu_r", alpha=0.8)
+    fig.colorbar(filled, ax=ax, label=r"$\hat{y}$")
+    ax.contour(grid_x, grid_y, surface, levels=[0.5], colors="black", linewidths=1.5)
+    size = 90 if len(X) <= 16 else 28
+    for label, marker, colour in ((0, "o", "white"), (1, "^", "gold")):
+        chosen = (y >= 0.5) == bool(label)
+        if chosen.any():
+            ax.scatter(X[chosen, 0], X[chosen, 1], marker=marker, s=size, c=colour,
+                       edgecolors="black", linewidths=1.2, zorder=3, label=f"class {label}")
+    ax.plot([], [], color="black", linewidth=1.5, label=r"$\hat{y} = 0.5$")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)  # below: hides no point
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title(title)
+    fig.tight_layout()
+    _save(fig, path, dpi=100)
+
+
+def plot_ensemble(model: ModuleType, path: Path, results: list[dict], count: int,
+                  data_name: str) -> None:
+    """Final-loss histogram, and the median and 10-90% band of the loss per epoch."""
+    with warnings.catch_warnings():  # all-NaN bands of diverged networks draw as nothing
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fig, axes = _pyplot().subplots(1, 1 + len(results),
+                                       figsize=(5.5 * (1 + len(results)), 4.5), squeeze=False)
+        left, panels = axes[0, 0], axes[0, 1:]
+        finite = np.concatenate([r["losses"][np.isfinite(r["losses"])] for r in results])
+        low = max(float(finite.min()) if len(finite) else 1e-6, 1e-12)
+        high = max(float(finite.max()) if len(finite) else 1.0, low * 10)
+        bins = np.geomspace(low, high, 50)
+        for r, right in zip(results, panels):  # one panel per learning rate: no bands overlap
+            label = f"lr {r['lr']:g}: {r['solved_fraction']:.1%} solved"
+            left.hist(np.clip(r["losses"], low, high), bins=bins, histtype="step",
+                      linewidth=1.5, label=label)
+            epochs = np.arange(len(r["curves"]))
+            line, = right.plot(epochs, r["curves"][:, 1], label="median")
+            right.fill_between(epochs, r["curves"][:, 0], r["curves"][:, -1], alpha=0.25,
+                               color=line.get_color(), label="10% to 90% of the networks")
+            _readable_log_axis(right, r["curves"])
+            right.set_xlabel("epoch")
+            right.set_ylabel(f"loss ({model.LOSS})")
+            right.set_title(f"lr {r['lr']:g}: loss per epoch")
+            right.legend()
+        left.set_xscale("log")
+        left.set_xlabel("final loss")
+        left.set_ylabel("networks")
+        left.set_title(f"{count} initialisations of {model.SPEC_NAME} on {data_name}")
+        left.legend()
+        fig.tight_layout()
+        _save(fig, path, dpi=100)
+
+
+def plot_sweep(model: ModuleType, path: Path, results: list[dict], count: int, epochs: int,
+               data_name: str) -> None:
+    """The share of initialisations that solve the data, per learning rate."""
+    fig, ax = _pyplot().subplots(figsize=(6, 4))
+    ax.plot([r["lr"] for r in results], [100 * r["solved_fraction"] for r in results], "o-")
+    ax.set_xscale("log")
+    rates = [r["lr"] for r in results]
+    ax.set_xticks(rates, [f"{rate:g}" for rate in rates])
+    ax.minorticks_off()
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("initialisations that solve it (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(f"{model.SPEC_NAME} on {data_name}: {count} inits, {epochs} epochs")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path, dpi=100)
