@@ -47,9 +47,10 @@ def _check_same(compact: sp.Expr, raw: sp.Expr, symbols: list[sp.Symbol], what: 
                 samples: dict[sp.Symbol, np.ndarray]) -> None:
     """Fail loudly unless the two expressions agree at every sampled point."""
     args = [samples[s] for s in symbols]
-    got = np.broadcast_to(sp.lambdify(symbols, expand_markers(compact), NUMPY_MODULES)(*args),
-                          args[0].shape)
-    want = np.broadcast_to(sp.lambdify(symbols, raw, NUMPY_MODULES)(*args), args[0].shape)
+    with np.errstate(all="ignore"):  # an overflow in either float evaluation is re-checked
+        got = np.broadcast_to(sp.lambdify(symbols, expand_markers(compact),
+                                          NUMPY_MODULES)(*args), args[0].shape)
+        want = np.broadcast_to(sp.lambdify(symbols, raw, NUMPY_MODULES)(*args), args[0].shape)
     suspects = np.flatnonzero(~np.isclose(got, want, rtol=1e-9, atol=1e-12))
     for index in suspects:  # rounding in one of two float evaluations, or a real difference?
         point = {s: sp.Float(float(np.broadcast_to(a, args[0].shape)[index]), 60)

@@ -24,8 +24,12 @@ from trainer.torch_reference import torch_reference
 pytestmark = pytest.mark.torch
 torch = require_torch()
 
+# Written here from the README's names, not read from derive's registry: a referee.
 TORCH_ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
-                     "identity": lambda t: t}
+                     "identity": lambda t: t, "silu": torch.nn.functional.silu,
+                     "softplus": lambda t: torch.log1p(torch.exp(-t.abs())) + t.clamp(min=0),
+                     "gelu": torch.nn.functional.gelu,
+                     "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.01)}
 
 
 def torch_loss_and_gradients(spec: oracle.RawSpec, params, X, y):
