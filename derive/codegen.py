@@ -15,7 +15,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
 from derive.files import template_environment
-from derive.functions import HELPER_IMPORTS, HELPER_NEEDS, SPELLINGS, MarkerBase
+from derive.functions import HELPER_IMPORTS, HELPER_NEEDS, NUMPY_CALLS, SPELLINGS, MarkerBase
 from derive.gradients import DerivationError, Gradients
 from derive.network import Network, SymbolInfo
 from derive.stamps import C_MARKER, PY_MARKER, self_hash, stamp_self
@@ -86,7 +86,7 @@ class NumPyCodePrinter(_FormulaOrder, NumPyPrinter):
     def _helper_call(self, name: str, arg: sp.Expr) -> str:
         self.used_helpers.add(name)
         self.used_helpers.update(HELPER_NEEDS.get(name, ()))
-        return f"{name}({self._print(arg)})"
+        return f"{NUMPY_CALLS.get(name, name)}({self._print(arg)})"
 
     def _print_MarkerBase(self, expr: MarkerBase) -> str:
         name = type(expr).__name__
@@ -505,7 +505,11 @@ def render_module(gradients: Gradients) -> str:
     math_names = [] if fast is None else fast["math_names"]
 
     def strings(items: list[str]) -> str:
-        return "(" + "".join(f'"{item}", ' for item in items).rstrip() + ")"
+        """A tuple literal of strings, on one line where it fits beside its name."""
+        one_line = "(" + "".join(f'"{item}", ' for item in items).rstrip() + ")"
+        if len(one_line) <= 70:
+            return one_line
+        return "(\n" + "".join(f'    "{item}",\n' for item in items) + ")"
 
     text = template_environment().get_template("module.py.j2").render(
         math_names=math_names,

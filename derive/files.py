@@ -79,25 +79,54 @@ def _top_level_breaks(value: str) -> list[int]:
     return breaks
 
 
-def assign(line: object, indent: int, op: str = "=") -> str:
-    """`target op value` for a Python template line at `indent`; a value that would pass
-    the line width is put in parentheses and broken before top-level operators."""
-    target, value = line.target, line.value
-    if indent + len(target) + len(op) + len(value) + 2 <= LINE_WIDTH:
-        return f"{target} {op} {value}"
+def _wrapped(value: str) -> tuple[str, str] | None:
+    """("* ", inner) for a piece `* (inner)` whose parentheses hold all of it, else None."""
+    prefix = value[:2] if value[:2] in ("+ ", "- ", "* ") else ""
+    body = value[len(prefix):]
+    if not (body.startswith("(") and body.endswith(")")):
+        return None
+    depth = 0
+    for k, char in enumerate(body):
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth == 0 and k < len(body) - 1:
+            return None
+    return prefix, body[1:-1]
+
+
+def _fold(value: str, indent: int) -> list[str]:
+    """`value` as lines of at most the line width where it can be broken: before top-level
+    operators, and inside a parenthesised piece that is still too long."""
+    pad = " " * indent
+    if indent + len(value) <= LINE_WIDTH:
+        return [pad + value]
     pieces, start = [], 0
     for k in _top_level_breaks(value):
         pieces.append(value[start:k])
         start = k + 1
     pieces.append(value[start:])
-    inner = " " * (indent + 4)
+    if len(pieces) == 1:
+        wrapped = _wrapped(value)
+        if wrapped is None:
+            return [pad + value]  # nothing to break at: left long
+        prefix, inner = wrapped
+        return [f"{pad}{prefix}(", *_fold(inner, indent + 4), f"{pad})"]
     rows = [pieces[0]]
     for piece in pieces[1:]:
-        if len(inner) + len(rows[-1]) + 1 + len(piece) <= LINE_WIDTH:
+        if indent + len(rows[-1]) + 1 + len(piece) <= LINE_WIDTH:
             rows[-1] += " " + piece
         else:
             rows.append(piece)
-    body = "\n".join(inner + row for row in rows)
+    return [line for row in rows for line in _fold(row, indent)]
+
+
+def assign(line: object, indent: int, op: str = "=") -> str:
+    """`target op value` for a Python template line at `indent`; a value that would pass
+    the line width is put in parentheses and broken (see `_fold`)."""
+    target, value = line.target, line.value
+    if indent + len(target) + len(op) + len(value) + 2 <= LINE_WIDTH:
+        return f"{target} {op} {value}"
+    body = "\n".join(_fold(value, indent + 4))
     return f"{target} {op} (\n{body}\n{' ' * indent})"
 
 

@@ -85,13 +85,26 @@ class leaky_relu(MarkerBase):  # noqa: N801
     definition = staticmethod(lambda z: relu(z) - relu(-z) / 100)
 
 
+class normal_pdf(MarkerBase):  # noqa: N801
+    """phi(z), the standard normal density."""
+
+    definition = staticmethod(lambda z: sp.exp(-z**2 / 2) / sp.sqrt(2 * sp.pi))
+
+
+class normal_cdf(MarkerBase):  # noqa: N801
+    """Phi(z), the standard normal distribution function (its derivative: phi)."""
+
+    definition = staticmethod(lambda z: (1 + sp.erf(z / sp.sqrt(2))) / 2)
+
+
 class gelu(MarkerBase):  # noqa: N801
-    """z Phi(z), Phi the standard normal CDF: exact, with erf (PyTorch's default)."""
+    """z Phi(z): exact, as PyTorch's default gelu (its derivative: Phi(z) + z phi(z))."""
 
-    definition = staticmethod(lambda z: z * (1 + sp.erf(z / sp.sqrt(2))) / 2)
+    definition = staticmethod(lambda z: z * normal_cdf(z))
 
 
-MARKERS: tuple[type[MarkerBase], ...] = (sigmoid, softplus, relu, leaky_relu, gelu)
+MARKERS: tuple[type[MarkerBase], ...] = (sigmoid, softplus, relu, leaky_relu, normal_pdf,
+                                         normal_cdf, gelu)
 
 # `sympy.lambdify` modules for NumPy evaluation: SymPy prints erf as math.erf, which takes
 # no arrays, so it is given one that does.
@@ -129,13 +142,18 @@ def _no_leading_minus(expr: sp.Expr) -> sp.Expr:
 
 @functools.cache
 def marker_derivative(marker: type[MarkerBase]) -> sp.Expr:
-    """d marker(u)/du from SymPy, rewritten through an invertible marker where shorter.
+    """d marker(u)/du from SymPy, rewritten through a marker: as a polynomial times one
+    (Phi' = phi), or through an invertible one where shorter.
 
     sigmoid' = sigmoid (1 - sigmoid) and softplus' = sigmoid are found here, not typed; the
-    rewrite is checked against the raw derivative at 40 digits, from -30 to 30.
+    inverse rewrite is checked against the raw derivative at 40 digits, from -30 to 30.
     """
     raw = sp.diff(marker.definition(_U), _U)
     best = raw
+    for other in MARKERS:  # a polynomial times a marker: Phi' = phi, phi' = -u phi
+        ratio = sp.simplify(expand_markers(raw) / expand_markers(other.definition(_U)))
+        if ratio != 0 and ratio.is_polynomial(_U):
+            return tidy(ratio) * other(_U)
     for through in MARKERS:
         inverse = getattr(through, "inverse", None)
         if inverse is None:
@@ -211,13 +229,29 @@ def leaky_relu(z):
     return np.where(z > 0.0, z, 0.01 * z)''',
         c="z > 0.0 ? z : 0.01 * z",
         python="({z} if {z} > 0.0 else 0.01 * {z})"),
+    "normal_pdf": Spelling(
+        latex=r"\varphi\left({z}\right)",
+        numpy='''\
+def normal_pdf(z):
+    """The standard normal density exp(-z^2 / 2) / sqrt(2 pi)."""
+    return np.exp(-0.5 * z * z) * 0.3989422804014327''',
+        c="exp(-0.5 * z * z) * 0.3989422804014327",
+        python="(exp(-0.5 * {z} * {z}) * 0.3989422804014327)", python_imports=("exp",)),
+    "normal_cdf": Spelling(
+        latex=r"\Phi\left({z}\right)",
+        numpy='''\
+def normal_cdf(z):
+    """The standard normal distribution function, as erfc(-z / sqrt 2) / 2: unlike
+    (1 + erf) / 2 it keeps its relative accuracy in the left tail."""
+    return 0.5 * np.vectorize(math.erfc, otypes=[float])(-z * 0.7071067811865476)''',
+        c="0.5 * erfc(-z * 0.7071067811865476)",
+        python="(0.5 * erfc(-{z} * 0.7071067811865476))", python_imports=("erfc",)),
     "gelu": Spelling(
         latex=r"\operatorname{{gelu}}\left({z}\right)",
         numpy='''\
 def gelu(z):
-    """z Phi(z) with the exact normal CDF, as PyTorch's default gelu; Phi written with
-    erfc, which keeps its relative accuracy in the left tail where 1 + erf(.) cancels."""
-    return 0.5 * z * erfc(-z * 0.7071067811865476)''',
+    """z Phi(z) with the exact normal distribution function, as PyTorch's default gelu."""
+    return z * normal_cdf(z)''',
         c="0.5 * z * erfc(-z * 0.7071067811865476)",
         python="(0.5 * {z} * erfc(-{z} * 0.7071067811865476))",
         python_imports=("erfc",)),
@@ -225,7 +259,7 @@ def gelu(z):
     "erf": Spelling(
         latex=r"\operatorname{{erf}}\left({z}\right)",
         numpy='''\
-def erf(z):
+def np_erf(z):
     """The error function to rounding, element by element (NumPy has none)."""
     return np.vectorize(math.erf, otypes=[float])(z)''',
         c="erf(z)",
@@ -233,16 +267,20 @@ def erf(z):
     "erfc": Spelling(
         latex=r"\operatorname{{erfc}}\left({z}\right)",
         numpy='''\
-def erfc(z):
+def np_erfc(z):
     """1 - erf(z) to rounding, element by element (NumPy has none)."""
     return np.vectorize(math.erfc, otypes=[float])(z)''',
         c="erfc(z)",
         python="erfc({z})", python_imports=("erfc",)),
 }
 # Markers whose NumPy helper calls another helper.
-HELPER_NEEDS: dict[str, tuple[str, ...]] = {"gelu": ("erfc",)}
+HELPER_NEEDS: dict[str, tuple[str, ...]] = {"gelu": ("normal_cdf",)}
 # Modules a NumPy helper needs besides NumPy.
-HELPER_IMPORTS: dict[str, tuple[str, ...]] = {"erf": ("math",), "erfc": ("math",)}
+HELPER_IMPORTS: dict[str, tuple[str, ...]] = {"erf": ("math",), "erfc": ("math",),
+                                              "normal_cdf": ("math",)}
+# The NumPy helper of a SymPy function is np_<name>: `from math import erf` of the
+# plain-Python loop keeps its own name in the same module.
+NUMPY_CALLS: dict[str, str] = {"erf": "np_erf", "erfc": "np_erfc"}
 
 
 @dataclass(frozen=True)

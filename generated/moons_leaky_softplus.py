@@ -16,13 +16,17 @@ SPEC_NAME = "moons_leaky_softplus"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/moons_leaky_softplus.toml"
-MODULE_SHA256 = "ddc7c3fa81dd263f46128297428a16f6b10225b383bf596439fdd09170ecb0e0"
+MODULE_SHA256 = "d94fc4297dff8d89f0c04ed2677e19023801af4729a1b0f1bd290b052ef3cb50"
 DATASET = "moons"
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
 ACTIVATIONS = ("leaky_relu", "softplus", "sigmoid",)  # per layer, input side first
 # For the PyTorch referee (train.py --compare-torch): per layer, "" for the identity.
-TORCH_ACTIVATIONS = ("torch.nn.functional.leaky_relu", "torch.nn.functional.softplus", "torch.sigmoid",)
+TORCH_ACTIVATIONS = (
+    "torch.nn.functional.leaky_relu",
+    "torch.nn.functional.softplus",
+    "torch.sigmoid",
+)
 TORCH_LOSS = "torch.nn.functional.binary_cross_entropy"
 LABELS = "binary"  # binary: targets 0 or 1; real: any number
 DEFAULTS = {"lr": 0.5, "epochs": 3000, "seed": 0}

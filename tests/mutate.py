@@ -58,8 +58,9 @@ MUTATIONS = (
     Mutation(
         "derivation: MSE loss defined as (y_hat - y)^2 / 2 (derived consistently)",
         "derive/functions.py",
-        '"mse": Loss("mse", "squared error", lambda y_hat, y: (y_hat - y) ** 2),',
-        '"mse": Loss("mse", "squared error", lambda y_hat, y: (y_hat - y) ** 2 / 2),',
+        'Loss("mse", "squared error", lambda y_hat, y: (y_hat - y) ** 2, "mse_loss", "real"),',
+        'Loss("mse", "squared error", lambda y_hat, y: (y_hat - y) ** 2 / 2, "mse_loss", '
+        '"real"),',
         ("tests/test_spec_referee.py", "-k", "xor_mse"), ("specs/xor_mse.toml",)),
     Mutation(
         "derivation: extra y_hat (1 - y_hat) in the output delta (so in dL/db2)",
@@ -107,10 +108,10 @@ MUTATIONS = (
         'grads.append(Line(layer.bias.name, f"{delta}.sum(axis=0)"))',
         ("tests/test_spec_referee.py",), EVERY_SPEC),
     Mutation(
-        "printer: C softplus without fabs (wrong loss for negative logits)",
-        "derive/codegen.py",
-        'return f"(fmax({z}, 0.0) + log1p(exp(-fabs({z}))))"',
-        'return f"(fmax({z}, 0.0) + log1p(exp(-{z})))"',
+        "registry: C softplus without fabs (wrong loss for negative logits)",
+        "derive/functions.py",
+        'c="fmax(z, 0.0) + log1p(exp(-fabs(z)))",',
+        'c="fmax(z, 0.0) + log1p(exp(-z))",',
         ("tests/test_speed_paths.py::test_generated_loops_equal_the_numpy_loop",), EVERY_SPEC),
     # --- templates
     Mutation(

@@ -217,9 +217,9 @@ def descend(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray, y: np.n
 
 
 def relu_margin(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray) -> float:
-    """Distance of the nearest ReLU pre-activation from its kink (inf without ReLU): where
-    it is 0 the derivative is a convention and central differences mean nothing."""
+    """Distance of the nearest ReLU or leaky-ReLU pre-activation from its kink (inf without
+    one): where it is 0 the derivative is a convention and central differences mean nothing."""
     zs, _ = forward_pass(spec, params, X)
     acts = [*spec.hidden_activations, spec.output]
-    near = [np.min(np.abs(z)) for z, act in zip(zs, acts) if act == "relu"]
+    near = [np.min(np.abs(z)) for z, act in zip(zs, acts) if act in ("relu", "leaky_relu")]
     return float(min(near, default=np.inf))
