@@ -15,7 +15,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from derive.files import template_environment
-from derive.functions import ACTIVATIONS, SPELLINGS, MarkerBase
+from derive.functions import ACTIVATIONS, MARKERS, SPELLINGS, MarkerBase
 from derive.gradients import Gradients
 from derive.network import Network, SymbolInfo
 
@@ -240,7 +240,7 @@ def _forward(network: Network, plain: NetworkLatexPrinter) -> list[Formula]:
 def _derivatives(gradients: Gradients, plain: NetworkLatexPrinter) -> list[Formula]:
     network = gradients.network
     zs = sp.Symbol("z", real=True)
-    formulas, seen = [], set()
+    formulas, seen, used = [], set(), set()
     for layer in network.layers[:-1]:
         name = layer.activation.name
         if name in seen or name == "identity":
@@ -249,8 +249,19 @@ def _derivatives(gradients: Gradients, plain: NetworkLatexPrinter) -> list[Formu
         derivative = gradients.derivatives[layer.number].xreplace(
             {layer.a[0]: layer.activation.apply(zs), layer.z[0]: zs})
         act = ACTIVATIONS[name].latex
+        applied = layer.activation.apply(zs)
+        if act.startswith(r"\operatorname"):  # not a symbol every reader knows: define it
+            definition = applied.definition(zs) if isinstance(applied, MarkerBase) else applied
+            formulas.append(Formula(f"the {name}",
+                                    rf"{act}(z) = {plain.doprint(definition)}"))
+            used |= {type(m) for m in (definition + derivative).atoms(MarkerBase)}
         formulas.append(Formula(f"derivative of the {name}",
                                 rf"{act}'(z) = {plain.doprint(derivative)}"))
+    for marker in MARKERS:  # the functions those are written with, where not common
+        if marker in used and marker.__name__.startswith("normal_"):
+            formulas.append(Formula(marker.__name__.replace("_", " "),
+                                    f"{plain.doprint(marker(zs))} = "
+                                    f"{plain.doprint(marker.definition(zs))}"))
     out = network.output
     formulas.append(Formula("the output delta: the loss differentiated through the output",
                             rf"\delta^{{({out.number})}}_n = "
