@@ -54,7 +54,7 @@ notebook: $(STAMP)
 # The run in out/ (trained first if there is none), written up as a LaTeX article.
 report: $(STAMP)
 	test -f out/params.json || $(MAKE) train
-	$(PY) -m trainer.report --run out
+	$(PY) -m trainer.report --run out $(if $(SPEC),--spec "$(NAME)")
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -q

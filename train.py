@@ -36,19 +36,22 @@ from trainer.torch_reference import compare_with_torch, import_torch  # noqa: E4
 def train_main(argv: list[str]) -> int:
     """Train one network (or, with --inits, an ensemble) and write its files to --out."""
     model = for_spec(cli.spec_of(argv))
-    args = cli.train_parser(model).parse_args(argv)
+    parser = cli.train_parser(model)
+    args = parser.parse_args(argv)
+    cli.check_optimizer_flags(parser, argv, args.optimizer)
     if args.inits is None and len(args.lr) > 1:
         raise BadInput("a list of learning rates needs --inits K (one ensemble per rate)")
     if args.compare_torch:
         import_torch()  # before training, not after it
     optimizer = optim.make(args.optimizer, args.lr[0], args.momentum, args.nesterov,
                            args.betas, args.eps, args.weight_decay)
+    chosen = " and ".join([f"--optimizer {args.optimizer}"] * (args.optimizer != "sgd")
+                          + ["--weight-decay"] * (args.weight_decay > 0))
     if not optimizer.is_plain and args.inits is not None:
-        raise BadInput(f"--inits trains with plain gradient descent only; leave out "
-                       f"--optimizer {args.optimizer} and --weight-decay")
+        raise BadInput(f"--inits trains with plain gradient descent only; leave out {chosen}")
     if not optimizer.is_plain and args.backend in ("c", "python"):
         raise BadInput(f"--backend {args.backend} runs plain gradient descent only; "
-                       f"--optimizer {args.optimizer} and --weight-decay run on --backend numpy")
+                       f"{chosen} {'run' if ' and ' in chosen else 'runs'} on --backend numpy")
     if args.inits is not None and (args.compare_torch or args.init):
         raise BadInput("--compare-torch and --init are for one run; leave out --inits")
 
@@ -98,7 +101,8 @@ def train_main(argv: list[str]) -> int:
                         None if reference is None else reference["history"])
 
     solved = correct == len(X)
-    print(f"final loss {final_loss:.6f} after {args.epochs} epochs; accuracy "
+    shown = f"{final_loss:.6f}" if abs(final_loss) >= 1e-3 else f"{final_loss:.3e}"
+    print(f"final loss {shown} after {args.epochs} epochs; accuracy "
           f"{correct}/{len(X)} ({correct / len(X):.1%}); "
           f"{'solved' if solved else 'NOT solved'} {data_name}")
     if len(X) <= 16:

@@ -53,23 +53,28 @@ def render_all(spec: NetworkSpec) -> dict[str, str]:
     return outputs
 
 
-def is_fresh(spec: NetworkSpec, out_dir: Path, stamp: str) -> bool:
-    """The manifest records `stamp` for the spec, and every output is the file it records
-    (so a hand-edited one is not fresh: it is derived again rather than kept). A C loop on
-    disk that the manifest does not list is stale too."""
-    from derive.stamps import read_manifest, stale_reason
+def why_stale(spec: NetworkSpec, out_dir: Path, stamp: str) -> str | None:
+    """Why the outputs of `spec` in `out_dir` are not what derive would write now (None:
+    they are): the manifest records `stamp` for the spec and every output is the very file
+    it records, so a hand-edited one is derived again rather than kept. A C loop on disk
+    that the manifest does not list is stale too."""
+    from derive.stamps import MANIFEST, read_manifest, stale_reason
 
     entry = read_manifest(out_dir).get(spec.name)
     if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
-        return False
+        return f"{out_dir / MANIFEST} has no record of spec {spec.name}"
     names = output_names(spec)
     required = [names[kind] for kind in ("module", "tex", "md", "notebook")]
     listed = [name for name in names.values() if name in entry["files"]]
     if not set(required) <= set(listed):
-        return False
+        return f"{out_dir / MANIFEST} lists only some of the files of spec {spec.name}"
     if names["c"] not in listed and (out_dir / names["c"]).exists():
-        return False
-    return all(stale_reason(out_dir, spec.name, name, stamp) is None for name in listed)
+        return f"{out_dir / names['c']} is not listed in {out_dir / MANIFEST}"
+    for name in listed:
+        reason = stale_reason(out_dir, spec.name, name, stamp)
+        if reason is not None:
+            return f"{out_dir / name}: {reason}"
+    return None
 
 
 SUBCOMMANDS = """\
@@ -132,9 +137,12 @@ def derive_one(name: str, out_dir: Path, if_stale: bool) -> int:
         print(f"derive: error: {error}", file=sys.stderr)
         return 2
     stamp = input_hash(spec)
-    if if_stale and is_fresh(spec, out_dir, stamp):
-        print(f"derive: {out_dir}/ is up to date for spec {spec.name}")
-        return 0
+    if if_stale:
+        reason = why_stale(spec, out_dir, stamp)
+        if reason is None:
+            print(f"derive: {out_dir}/ is up to date for spec {spec.name}")
+            return 0
+        print(f"derive: deriving {spec.name} again: {reason}")
     try:
         outputs = render_all(spec)
     except DerivationError as error:

@@ -75,11 +75,13 @@ class _OneLineParser(argparse.ArgumentParser):
 def main(argv: list[str]) -> int:
     parser = _OneLineParser(prog="python -m derive check",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", default="xor", help="spec whose generated module to check")
+    parser.add_argument("--spec", default="xor",
+                        help="spec whose generated module to check (default: %(default)s)")
     parser.add_argument("--module", type=Path, help="a module file (default generated/SPEC.py)")
     parser.add_argument("--points", type=int, default=50, help="random points (default 50)")
     parser.add_argument("--tol", type=float, default=1e-6, help="max relative error (1e-6)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random points (default: %(default)s)")
     args = parser.parse_args(argv)
     name = args.spec[:-5].rsplit("/", 1)[-1] if args.spec.endswith(".toml") else args.spec
     if not (name.isidentifier() and name.isascii()):

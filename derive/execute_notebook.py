@@ -58,6 +58,40 @@ def edited_by_hand(source: Path) -> str | None:
     return None
 
 
+def students_edits(target: Path) -> str | None:
+    """Why an executed copy must not be overwritten (cells below the first changed since
+    `make notebook` wrote it: a student's answers), or None. The first cell, name and
+    student ID, is carried over instead (see `_keep_the_students_first_cell`)."""
+    import json
+
+    from derive.stamps import cells_hash
+
+    if not target.exists():
+        return None
+    try:
+        notebook = json.loads(target.read_text(encoding="utf-8"))
+        recorded = notebook.get("metadata", {}).get("derive-nn", {}).get("body-sha256")
+        if recorded is None or cells_hash(notebook["cells"][1:]) == recorded:
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return f"{target} exists and is not a notebook this tool wrote; move it away first"
+    return (f"{target} has edits of yours below the first cell; move it away (e.g. to "
+            f"{target.with_name(target.stem + '-mine.ipynb')}) and run `make notebook` again")
+
+
+def _record_body(text: str) -> str:
+    """The executed copy's metadata gets the hash of its cells below the first, so that a
+    rerun can tell a student's edits from its own output."""
+    import json
+
+    from derive.stamps import cells_hash
+
+    notebook = json.loads(text)
+    notebook.setdefault("metadata", {}).setdefault("derive-nn", {})["body-sha256"] = (
+        cells_hash(notebook["cells"][1:]))
+    return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def _keep_the_students_first_cell(target: Path, text: str) -> str:
     """A rerun keeps the name and student ID typed into the first cell of the last copy."""
     import json
@@ -87,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
 
-    edited = edited_by_hand(args.source)
+    edited = edited_by_hand(args.source) or students_edits(args.target)
     if edited:
         print(f"execute_notebook: error: {edited}", file=sys.stderr)
         return 2
@@ -106,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as error:  # the kernel did not start or answer
         print(f"execute_notebook: error: {error}", file=sys.stderr)
         return 1
-    text = _keep_the_students_first_cell(args.target, text)
+    text = _keep_the_students_first_cell(args.target, _record_body(text))
     write_atomic(args.target, text)
     print(f"execute_notebook: wrote {args.target} (executed, outputs embedded)")
     return 0

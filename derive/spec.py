@@ -154,6 +154,8 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
     n_inputs = top.get("inputs", int)
     if not 1 <= n_inputs <= MAX_WIDTH:
         raise top.fail("inputs", f"{n_inputs} is not a width from 1 to {MAX_WIDTH}")
+    if isinstance(top.table.get("hidden"), int) and not isinstance(top.table["hidden"], bool):
+        raise top.fail("hidden", f"must be a list of widths, e.g. [{top.table['hidden']}]")
     hidden = top.get("hidden", list)
     if not hidden:
         raise top.fail("hidden", "needs at least one hidden layer width")
@@ -170,8 +172,9 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
     activation = top.get("activation", (str, list))
     activations = [activation] * len(hidden) if isinstance(activation, str) else activation
     if len(activations) != len(hidden):
-        raise top.fail("activation", f"gives {len(activations)} activations for "
-                                     f"{len(hidden)} hidden layers")
+        plural = "" if len(activations) == 1 else "s"
+        raise top.fail("activation", f"gives {len(activations)} activation{plural} for "
+                                     f"{len(hidden)} hidden layer{'' if len(hidden) == 1 else 's'}")
     for act in activations:
         if act not in ACTIVATION_NAMES:
             raise top.fail("activation", f"{act!r} is not one of {', '.join(ACTIVATION_NAMES)}")

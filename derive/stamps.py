@@ -120,7 +120,8 @@ def stale_reason(folder: Path, spec_name: str, file_name: str,
     except OSError:
         return f"{folder / file_name} cannot be read"
     if entry["files"].get(file_name) != file_sha256(data):
-        return f"it is not the file {folder / MANIFEST} records for spec {spec_name}"
+        return (f"it differs from the file {folder / MANIFEST} records for spec {spec_name} "
+                f"(edited by hand?)")
     return None
 
 

@@ -88,3 +88,30 @@ def test_derive_help_names_its_subcommands_and_their_flags():
     assert result.returncode == 0
     for word in ("derive check", "derive grade", "--json", "--csv", "--module", "--tol"):
         assert word in result.stdout, word
+
+
+@pytest.mark.parametrize(("flags", "needed"), [
+    (["--nesterov"], "momentum"), (["--mom", "0.5"], "momentum"),
+    (["--betas", "0.8,0.9", "--optimizer", "momentum"], "adam"), (["--eps", "1e-3"], "adam")])
+def test_a_setting_of_another_optimizer_is_an_error_not_ignored(flags, needed, tmp_path):
+    result = run(["train.py", *flags, "--epochs", "3", "--out", str(tmp_path / "out")])
+    assert result.returncode == 2
+    assert f"add --optimizer {needed}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_spec_lists_the_specs_instead_of_a_command_that_fails():
+    result = run(["train.py", "--spec", "nosuch"])
+    assert result.returncode == 2
+    assert "no specs/nosuch.toml" in result.stderr and "xor_deep" in result.stderr
+    assert "make derive" not in result.stderr
+
+
+def test_report_for_another_network_than_the_run_says_so(tmp_path):
+    assert run(["train.py", "--epochs", "5", "--quiet", "--out", str(tmp_path)]).returncode == 0
+    result = run(["-m", "trainer.report", "--run", str(tmp_path), "--spec", "xor_mse"])
+    assert result.returncode == 2
+    assert "is a run of xor, not of xor_mse" in result.stderr
+    assert "make train SPEC=specs/xor_mse.toml" in result.stderr
+    assert not (tmp_path / "report.tex").exists()

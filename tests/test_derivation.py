@@ -230,6 +230,7 @@ def test_if_stale_skips_fresh_outputs_and_rewrites_changed_ones(tmp_path):
     module.write_text(module.read_text().replace("GENERATED FILE", "GENERATED  FILE"))
     result = run(["-m", "derive", "--out", str(tmp_path), "--if-stale"])
     assert result.returncode == 0 and "wrote" in result.stdout
+    assert "deriving xor again" in result.stdout and "edited by hand?" in result.stdout
     assert module.read_bytes() == (REPO / "generated" / "xor.py").read_bytes()
     manifest = tmp_path / "manifest.json"
     manifest.write_text(manifest.read_text().replace('"inputs-sha256": "', '"inputs-sha256": "0'))

@@ -218,3 +218,21 @@ def test_execute_notebook_cli_reports_a_missing_notebook(tmp_path):
                   str(tmp_path / "out.ipynb")])
     assert result.returncode == 2 and "make derive" in result.stderr
     assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_a_rerun_never_overwrites_a_students_answers(tmp_path):
+    """The first cell (name, student ID) is carried over; other edits stop the rerun."""
+    target = tmp_path / "xor.ipynb"
+    assert run(["-m", "derive.execute_notebook", str(NOTEBOOK), str(target)]).returncode == 0
+    notebook = json.loads(target.read_text())
+    notebook["cells"][0]["source"] = "# XOR\n\nName: Ada\n"
+    target.write_text(json.dumps(notebook))
+    assert run(["-m", "derive.execute_notebook", str(NOTEBOOK), str(target)]).returncode == 0
+    assert "Name: Ada" in "".join(json.loads(target.read_text())["cells"][0]["source"])
+    notebook = json.loads(target.read_text())
+    notebook["cells"][-1]["source"] = "My conclusion: it works."
+    target.write_text(json.dumps(notebook))
+    before = target.read_bytes()
+    result = run(["-m", "derive.execute_notebook", str(NOTEBOOK), str(target)])
+    assert result.returncode == 2 and "edits of yours" in result.stderr
+    assert target.read_bytes() == before

@@ -102,6 +102,33 @@ def _spec_parser(prog: str, description: str, epilog: str | None = None,
     return parser
 
 
+# Flags that set one optimizer only: given with another, they would be ignored in silence.
+OPTIMIZER_OF_FLAG = {"momentum": "momentum", "nesterov": "momentum", "betas": "adam",
+                     "eps": "adam"}
+
+
+def given(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The destinations of the options present on the command line (abbreviations too)."""
+    saved = [(action, action.default) for action in parser._actions]
+    for action, _ in saved:
+        action.default = argparse.SUPPRESS
+    try:
+        return set(vars(parser.parse_args(argv)))
+    finally:
+        for action, default in saved:
+            action.default = default
+
+
+def check_optimizer_flags(parser: argparse.ArgumentParser, argv: list[str],
+                          optimizer: str) -> None:
+    """--nesterov without --optimizer momentum is an error, not plain SGD in silence."""
+    for flag in sorted(given(parser, argv) & set(OPTIMIZER_OF_FLAG)):
+        needed = OPTIMIZER_OF_FLAG[flag]
+        if optimizer != needed:
+            raise BadInput(f"--{flag} is a setting of --optimizer {needed}; add "
+                           f"--optimizer {needed} (this run's is {optimizer})")
+
+
 def spec_of(argv: list[str]) -> str:
     """The --spec of a training command line, read first: the other flags' defaults (and
     so --help) are that network's."""

@@ -20,8 +20,13 @@ def load_generated(name: str) -> ModuleType:
     wrote: a hand-edited module is refused before any of its code runs."""
     path = GENERATED_DIR / f"{name}.py"
     if not (name.isidentifier() and name.isascii()) or not path.is_file():
-        raise BadInput(f"--spec {name}: no generated/{name}.py; run "
-                       f"`make derive SPEC=specs/{name}.toml` first")
+        specs = GENERATED_DIR.parent / "specs"
+        if (specs / f"{name}.toml").is_file():
+            raise BadInput(f"--spec {name}: no generated/{name}.py; run "
+                           f"`make derive SPEC=specs/{name}.toml` first")
+        known = sorted(p.stem for p in specs.glob("*.toml"))
+        raise BadInput(f"--spec {name}: no such network (no specs/{name}.toml); the specs are: "
+                       f"{', '.join(known) or 'none'}")
     try:
         return stamps.import_checked(path, f"generated.{name}")
     except ValueError as error:

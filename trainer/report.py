@@ -182,9 +182,15 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=Path("out"), metavar="DIR",
                         help="folder of the training run to report on (default: %(default)s)")
+    parser.add_argument("--spec", metavar="NAME",
+                        help="refuse a run of another network (default: any network)")
     args = parser.parse_args(argv)
     try:
         record = _read_run(args.run)
+        if args.spec is not None and record["spec"] != args.spec:
+            raise ReportError(f"{args.run / 'params.json'} is a run of {record['spec']}, not "
+                              f"of {args.spec}: run `make train SPEC=specs/{args.spec}.toml` "
+                              "first")
         text = render_report(args.run, record)
         target = args.run / "report.tex"
         write_atomic(target, text.encode("utf-8"))
