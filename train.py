@@ -64,7 +64,7 @@ def train_main(argv: list[str]) -> int:
     say = (lambda *a: None) if args.quiet else print
     if args.inits is not None:
         return ensemble.study(model, X, y, data_name, args.seed, args.inits, args.lr,
-                              args.epochs, out, say)
+                              args.epochs, out, say, args.backend)
     lr = args.lr[0]
     init = load_init(model, args.init) if args.init else init_params(model, args.seed)
     start = f"init from {args.init}" if args.init else f"seed {args.seed}"

@@ -25,7 +25,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import numpy_baseline  # noqa: E402
 
-from trainer.ensemble import ensemble_init  # noqa: E402
+from trainer.compiled import compiled_library, train_ensemble_compiled  # noqa: E402
+from trainer.ensemble import ensemble_init, quantile_stride  # noqa: E402
 from trainer.loops import FAST_PATH_MAX_SAMPLES, init_params, train  # noqa: E402
 from trainer.model import load_generated  # noqa: E402
 
@@ -120,15 +121,29 @@ def main() -> int:
     if torch_us is None:
         print("(PyTorch row left out: `make setup-torch` installs the optional referee)")
 
-    print("\nensembles: K initialisations at once (train.py --inits K), XOR, 2001 epochs")
-    print("| K | seconds | ns per network-epoch |")
-    print("| ---: | ---: | ---: |")
-    for count in (100, 1000, 10_000):
+    print("\nensembles: K initialisations at once (train.py --inits K), XOR, 2001 epochs; "
+          "ns per network-epoch, loss quantiles every max(1, K / 1000) epochs as train.py "
+          "takes them")
+    print("| K | NumPy | C ensemble loop (default with a compiler) | NumPy / C | "
+          "verdicts alike |")
+    print("| ---: | ---: | ---: | ---: | :---: |")
+    compiled = compiled_library(model, required=False) is not None
+    for count in (100, 1000, 10_000, 100_000):
         params = ensemble_init(model, SEED, count)
+        every = quantile_stride(count)
         start = time.perf_counter()
-        model.train_ensemble(params, X, y, LR, EPOCHS)
-        seconds = time.perf_counter() - start
-        print(f"| {count} | {seconds:.2f} | {1e9 * seconds / (count * EPOCHS):.0f} |")
+        *_, first = model.train_ensemble(params, X, y, LR, EPOCHS, (0.1, 0.5, 0.9), every)
+        numpy_ns = 1e9 * (time.perf_counter() - start) / (count * EPOCHS)
+        c_text, ratio, alike = "no compiler", "-", "-"
+        if compiled:
+            train_ensemble_compiled(model, params, X, y, LR, 2)  # built and loaded
+            start = time.perf_counter()
+            *_, c_first = train_ensemble_compiled(model, params, X, y, LR, EPOCHS,
+                                                  (0.1, 0.5, 0.9), every)
+            c_ns = 1e9 * (time.perf_counter() - start) / (count * EPOCHS)
+            c_text, ratio = f"{c_ns:.0f}", f"{numpy_ns / c_ns:.1f}x"
+            alike = "yes" if np.array_equal(first, c_first) else "NO"
+        print(f"| {count} | {numpy_ns:.0f} | {c_text} | {ratio} | {alike} |")
 
     print("\nwhere the plain-Python loop stops paying (train.py switches to NumPy above "
           f"{FAST_PATH_MAX_SAMPLES} samples)")
@@ -141,7 +156,38 @@ def main() -> int:
         slow, _ = median_seconds(
             lambda X=Xn, y=yn: train(model, init, X, y, 0.1, 200, path="numpy"), 3)
         print(f"| {n} | {1e6 * fast / 200:.1f} | {1e6 * slow / 200:.1f} |")
+    run_cost_rows(model, init, X, y)
     return 0 if spread < 1e-12 else 1
+
+
+def run_cost_rows(model, init, X, y) -> None:
+    """A long run end to end (`train.py --epochs 200000 --quiet`) against its loop alone:
+    what each epoch costs beyond the loop (the history written and drawn)."""
+    import subprocess
+    import tempfile
+
+    repo = Path(__file__).resolve().parent.parent
+    long, short = 200_000, 1_000
+
+    def end_to_end(epochs: int) -> float:
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "train.py", "--epochs", str(epochs), "--quiet",
+                            "--out", out], cwd=repo, check=True, capture_output=True)
+            return time.perf_counter() - start
+
+    path = "c" if compiled_library(model, required=False) is not None else "fast"
+    loop, _ = median_seconds(lambda: train(model, init, X, y, LR, long, path=path), 3)
+    whole = statistics.median(end_to_end(long) for _ in range(3))
+    fixed = statistics.median(end_to_end(short) for _ in range(3))
+    per_epoch = (whole - fixed) / (long - short)
+    print(f"\na long run end to end, {long} epochs ({path} loop): everything but the loop is "
+          "interpreter start, imports and figures (fixed) plus the history (per epoch)")
+    print("| loop alone (s) | end to end (s) | 1,000 epochs end to end (s) | "
+          "us per extra epoch, end to end | us per epoch, loop | ratio |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| {loop:.3f} | {whole:.2f} | {fixed:.2f} | {1e6 * per_epoch:.2f} | "
+          f"{1e6 * loop / long:.2f} | {per_epoch / (loop / long):.1f}x |")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ write one sample of one network on plain floats, for the whole-loop fast paths.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -204,6 +205,39 @@ class CCodePrinter(_FormulaOrder, _ScalarNames, C99CodePrinter):
         name = type(expr).__name__
         self.used_helpers.add(name)
         return f"{name}({self._print(expr.args[0])})"
+
+
+# The ensemble loop's function table: libm calls the compiler cannot vectorise across
+# networks, and the arithmetic-only versions that replace them (templates/simd_math.c.j2).
+SIMD_FUNCTIONS = {"exp": "vexp", "log": "vlog", "log1p": "vlog1p", "fmax": "vmax"}
+_LIBM_CALL = re.compile(r"\b(" + "|".join(SIMD_FUNCTIONS) + r")\(")
+
+
+class CEnsemblePrinter(CCodePrinter):
+    """One lane of the C ensemble loop: the C loop's expressions with exp, log and log1p
+    taken from SIMD_FUNCTIONS, and markers as `v_` helpers whose bodies do the same."""
+
+    target = "c_simd"
+
+    def __init__(self, network: Network) -> None:
+        super().__init__(network)
+        self.known_functions = {**self.known_functions, **{
+            name: simd for name, simd in SIMD_FUNCTIONS.items() if name in self.known_functions}}
+
+    def _print_MarkerBase(self, expr: MarkerBase) -> str:
+        shared = self._shared_exp(expr)
+        if shared is not None:
+            return shared
+        name = type(expr).__name__
+        self.used_helpers.add(name)
+        return f"v_{name}({self._print(expr.args[0])})"
+
+
+def c_simd_helpers(names: set[str]) -> list[Line]:
+    """The ensemble loop's `v_` helpers: the registry's C bodies through SIMD_FUNCTIONS."""
+    return [Line(f"v_{name}", _LIBM_CALL.sub(lambda m: SIMD_FUNCTIONS[m.group(1)] + "(",
+                                              SPELLINGS[name].c))
+            for name in sorted(names)]
 
 
 @dataclass(frozen=True)
@@ -545,7 +579,22 @@ def c_context(gradients: Gradients) -> dict | None:
         "n_params": offset,
         "inputs": [printer.doprint(x) for x in network.x],
         "helpers": c_helpers(printer.used_helpers),
+        "ensemble": _c_ensemble_context(gradients),
     }
+
+
+def _c_ensemble_context(gradients: Gradients) -> dict:
+    """The same expressions for the ensemble loop, one network per SIMD lane."""
+    network = gradients.network
+    printer = CEnsemblePrinter(network)
+    forward = scalar_forward(network, printer)
+    grads = [printer.doprint(expr) for param in network.params
+             for expr in gradients.params[param.name]]
+    loss = printer.doprint(network.loss_of_logit(network.output.z[0]))
+    deltas = [Line(printer.doprint(s), printer.doprint(e)) for s, e in gradients.deltas]
+    return {"forward": forward, "loss": loss, "deltas": deltas, "grads": grads,
+            "prediction": printer.doprint(network.y_hat),
+            "helpers": c_simd_helpers(printer.used_helpers)}
 
 
 def render_c(gradients: Gradients, module_sha256: str) -> str | None:

@@ -31,8 +31,9 @@ class Spelling:
     and takes its own precedence. `python` is inlined (a call costs more than the arithmetic
     in the plain-Python loop), written as one parenthesised expression in `{z}`, with the
     names it needs from `math`. `shared_exp` gives, per scalar target, the form given
-    `{e}` = exp(-z) already in a local, which the scalar loops keep for sigmoid units (C's
-    softplus has none: exp(-z) is inf there for z < -709, where Python raises and falls back).
+    `{e}` = exp(-z) already in a local, which the scalar loops keep for sigmoid units (the C
+    loop's softplus has none: exp(-z) is inf there for z < -709, where Python raises and
+    falls back; the C ensemble's, "c_simd", takes 1 / exp(-z) below 0, which is 0 there).
     """
 
     latex: str
@@ -187,7 +188,8 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))''',
         c="1.0 / (1.0 + exp(-z))",
         python="(1.0 / (1.0 + exp(-{z})))", python_imports=("exp",),
-        shared_exp={"python": "(1.0 / (1.0 + {e}))", "c": "(1.0 / (1.0 + {e}))"}),
+        shared_exp={"python": "(1.0 / (1.0 + {e}))", "c": "(1.0 / (1.0 + {e}))",
+                    "c_simd": "(1.0 / (1.0 + {e}))"}),
     "softplus": Spelling(
         latex=r"\log\left(1 + e^{{{z}}}\right)",
         numpy='''\
@@ -212,7 +214,11 @@ def softplus(z):
     return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))''',
         c="fmax(z, 0.0) + log1p(exp(-fabs(z)))",
         python="(max({z}, 0.0) + log1p(exp(-abs({z}))))", python_imports=("exp", "log1p"),
-        shared_exp={"python": "({z} + log1p({e}))"}, shared_imports=("log1p",)),
+        # C ensemble: with e = exp(-z), log1p(e) above 0, log1p(1 / e) = log1p(exp(z)) below
+        # (e = inf there gives 0), so no exp is repeated and nothing overflows.
+        shared_exp={"python": "({z} + log1p({e}))",
+                    "c_simd": "(vmax({z}, 0.0) + vlog1p({z} > 0.0 ? {e} : 1.0 / {e}))"},
+        shared_imports=("log1p",)),
     "relu": Spelling(
         latex=r"\max\left(0, {z}\right)",
         numpy='''\

@@ -176,23 +176,39 @@ def verify_c(gradients: Gradients, source: str, checked: list[Case] | None = Non
     with tempfile.TemporaryDirectory(prefix="derive-verify-") as scratch:
         c_file, library = Path(scratch) / "loop.c", Path(scratch) / "loop.so"
         c_file.write_text(source)
-        build = subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-Wall", "-Werror",
-                                "-o", str(library), str(c_file), "-lm"],
+        build = subprocess.run([compiler, "-O2", "-fopenmp-simd", "-shared", "-fPIC", "-Wall",
+                                "-Werror", "-o", str(library), str(c_file), "-lm"],
                                capture_output=True, text=True, timeout=timeout)
         if build.returncode != 0:
             first = (build.stderr.strip().splitlines() or ["failed"])[0]
             raise DerivationError(f"the printed C loop does not compile: {first}")
-        function = ctypes.CDLL(str(library)).train
+        loaded = ctypes.CDLL(str(library))
+        function, ensemble = loaded.train, loaded.train_ensemble
         pointer = ctypes.POINTER(ctypes.c_double)
         function.argtypes = [pointer, pointer, pointer, ctypes.c_int, ctypes.c_double,
                              ctypes.c_int, pointer]
+        ensemble.argtypes = [pointer, ctypes.c_int, pointer, pointer, ctypes.c_int,
+                             ctypes.c_double, ctypes.c_int, ctypes.c_int, pointer, ctypes.c_int,
+                             ctypes.c_int, ctypes.c_int, pointer, pointer,
+                             ctypes.POINTER(ctypes.c_int), pointer]
         lr = 0.05
         for k, (params, X, y, want_loss, want) in enumerate(checked or cases(gradients)):
             flat = np.concatenate([np.ravel(params[p.name]) for p in network.params])
             X_c, y_c = np.ascontiguousarray(X), np.ascontiguousarray(y)
-            losses = np.empty(1)
+            lanes = np.ascontiguousarray(np.repeat(flat[:, None], 3, axis=1))  # 3 networks
+            losses, lane_losses, scratch = np.empty(1), np.empty(3), np.empty(3)
+            qs, curves, first = np.array([0.5]), np.empty(1), np.full(3, -1, dtype=np.intc)
+            ensemble(lanes.ctypes.data_as(pointer), 3, X_c.ctypes.data_as(pointer),
+                     y_c.ctypes.data_as(pointer), len(X), lr, 0, 1, qs.ctypes.data_as(pointer),
+                     1, 1, 0, curves.ctypes.data_as(pointer), lane_losses.ctypes.data_as(pointer),
+                     first.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
+                     scratch.ctypes.data_as(pointer))
             function(flat.ctypes.data_as(pointer), X_c.ctypes.data_as(pointer),
                      y_c.ctypes.data_as(pointer), len(X), lr, 1, losses.ctypes.data_as(pointer))
+            if not _close(lane_losses[2], want_loss):
+                raise _fail("C ensemble", "the loss", k, lane_losses[2], want_loss)
+            if not _close(lanes[:, 2], flat):
+                raise _fail("C ensemble", "the update", k, lanes[:, 2], flat)
             if not _close(losses[0], want_loss):
                 raise _fail("C", "the loss", k, losses[0], want_loss)
             offset = 0

@@ -223,3 +223,18 @@ def test_bad_init_files(tmp_path, content):
     assert result.returncode == 2 and str(path) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_a_long_history_is_drawn_from_its_extremes_and_kept_whole():
+    from trainer.plots import DRAWN_POINTS, drawn
+
+    rng = np.random.default_rng(0)
+    history = np.exp(-np.linspace(0, 8, 200_000)) + rng.random(200_000) * 1e-3
+    history[123_457] = 5.0  # a spike
+    epochs, values = drawn(history)
+    assert len(epochs) <= DRAWN_POINTS + 2 and np.all(np.diff(epochs) > 0)
+    assert np.array_equal(values, history[epochs])
+    assert 123_457 in epochs and int(np.argmin(history)) in epochs
+    assert epochs[0] == 0 and epochs[-1] == len(history) - 1
+    short = np.arange(10.0)
+    assert np.array_equal(drawn(short)[1], short)

@@ -12,6 +12,7 @@ from types import ModuleType
 import numpy as np
 
 from trainer import plots
+from trainer.compiled import compiled_library, train_ensemble_compiled
 from trainer.errors import BadInput, Diverged
 from trainer.loops import init_params
 from trainer.outputs import staged_outputs, write_text
@@ -27,14 +28,44 @@ def ensemble_init(model: ModuleType, seed: int, count: int) -> dict[str, np.ndar
     return {name: np.stack([p[name] for p in inits], axis=-1) for name, _, _ in model.PARAMS}
 
 
+def ensemble_path(model: ModuleType, requested: str = "auto") -> str:
+    """"c" (the generated C ensemble loop) where a compiler builds it, else "numpy"; a
+    requested backend is honoured or refused in one line."""
+    if requested == "python":
+        raise BadInput("--inits runs on the C ensemble loop or NumPy; use --backend c, numpy "
+                       "or auto")
+    if requested == "c":
+        compiled_library(model, required=True)
+        return "c"
+    if requested == "auto" and compiled_library(model, required=False) is not None:
+        return "c"
+    return "numpy"
+
+
+ENSEMBLE_PATHS = {"c": "C ensemble loop", "numpy": "NumPy"}
+
+
+def quantile_stride(count: int) -> int:
+    """Every how many epochs the loss quantiles are taken: a quantile of K losses costs
+    about as much as an epoch of K networks in C, so above 1,000 networks they are taken
+    every K / 1,000 epochs (and at the last), keeping their cost a small share."""
+    return max(1, count // 1000)
+
+
 def run_ensemble(model: ModuleType, init: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray,
-                 lr: float, epochs: int) -> dict[str, object]:
-    """Train every network of `init` at one learning rate; summarise what became of them."""
+                 lr: float, epochs: int, path: str = "numpy") -> dict[str, object]:
+    """Train every network of `init` at one learning rate on `path` ("c" or "numpy");
+    summarise what became of them."""
     count = np.shape(init[model.PARAMS[-1][0]])[-1]
     start = time.perf_counter()
+    trainer = model.train_ensemble if path == "numpy" else (
+        lambda *args: train_ensemble_compiled(model, *args))
+    every = quantile_stride(count)
     with np.errstate(over="ignore", invalid="ignore"):
-        trained, curves, losses, first_solved = model.train_ensemble(
-            init, X, y, lr, epochs, ENSEMBLE_QUANTILES)
+        trained, curves, losses, first_solved = trainer(
+            init, X, y, lr, epochs, ENSEMBLE_QUANTILES, every)
+    shown = np.arange(epochs)
+    shown = shown[(shown % every == 0) | (shown == epochs - 1)]
     seconds = time.perf_counter() - start
     # Diverged as a single run counts it: a non-finite loss, or one ending far above its start.
     with np.errstate(all="ignore"):
@@ -52,7 +83,7 @@ def run_ensemble(model: ModuleType, init: dict[str, np.ndarray], X: np.ndarray, 
         "epochs_to_solve_median": float(np.median(needed)) if len(needed) else None,
         "epochs_to_solve_p90": float(np.quantile(needed, 0.9)) if len(needed) else None,
         "seconds": seconds, "ns_per_network_epoch": 1e9 * seconds / (count * epochs),
-        "curves": curves, "losses": losses,
+        "curve_epochs": shown, "curves": curves[shown], "losses": losses,
     }
 
 
@@ -79,17 +110,19 @@ def verdicts(model: ModuleType, params: dict[str, np.ndarray], X: np.ndarray,
 
 def study(model: ModuleType, X: np.ndarray, y: np.ndarray, data_name: str, seed: int,
           count: int, rates: list[float], epochs: int, out: Path,
-          say: Callable[..., None]) -> int:
+          say: Callable[..., None], backend: str = "auto") -> int:
     """`count` initialisations per learning rate: train them, write the ensemble files into
     `out`, print the table; Diverged (exit 3) if any network diverged."""
     if not hasattr(model, "train_ensemble"):
         raise BadInput(f"--inits needs a generated ensemble trainer, which only networks of at "
                        f"most 40 parameters get; {model.SPEC_NAME} is larger")
+    path = ensemble_path(model, backend)
     init = ensemble_init(model, seed, count)
     say(f"training {count} initialisations of {model.SPEC_NAME} at once on {data_name} "
-        f"(seeds {seed}..{seed + count - 1}), {epochs} epochs")
-    results = [run_ensemble(model, init, X, y, lr, epochs) for lr in rates]
-    summary = [{k: v for k, v in r.items() if k not in ("curves", "losses")} for r in results]
+        f"(seeds {seed}..{seed + count - 1}), {epochs} epochs, {ENSEMBLE_PATHS[path]}")
+    results = [run_ensemble(model, init, X, y, lr, epochs, path) for lr in rates]
+    summary = [{k: v for k, v in r.items() if k not in ("curves", "curve_epochs", "losses")}
+               for r in results]
     with staged_outputs(out, ENSEMBLE_FILES) as stage:
         _write_ensemble(model, stage, results, summary, data_name, seed, count, epochs)
     written = [n for n in ENSEMBLE_FILES if n != "sweep.png" or len(results) > 1]
@@ -128,7 +161,7 @@ def _write_ensemble(model: ModuleType, stage: Path, results: list[dict], summary
     rows = ["lr,epoch," + ",".join(f"q{round(100 * q)}" for q in ENSEMBLE_QUANTILES) + "\n"]
     for r in results:
         rows += [f"{r['lr']!r},{e}," + ",".join(repr(float(v)) for v in row) + "\n"
-                 for e, row in enumerate(r["curves"])]
+                 for e, row in zip(r["curve_epochs"].tolist(), r["curves"])]
     write_text(stage / "ensemble.csv", "".join(rows))
     plots.plot_ensemble(model, stage / "ensemble.png", results, count, data_name)
     if len(results) > 1:

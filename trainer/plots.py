@@ -47,14 +47,35 @@ def _readable_log_axis(ax, values: np.ndarray) -> None:
     ax.yaxis.set_minor_formatter(plain if narrow else NullFormatter())
 
 
+DRAWN_POINTS = 4000  # a figure 7 inches wide shows no more; history.csv keeps every epoch
+
+
+def drawn(values: np.ndarray, points: int = DRAWN_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, values) to draw a long curve with: in each of points / 2 equal runs of
+    epochs the smallest and the largest value, in epoch order, and the first and last epoch,
+    so the drawn line keeps every spike, the minimum, the maximum and the end."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) <= points:
+        return np.arange(len(values)), values
+    runs = np.array_split(np.arange(len(values)), points // 2)
+    keep = {0, len(values) - 1}
+    for run in runs:
+        part = values[run]
+        finite = np.where(np.isnan(part), np.inf, part)
+        keep.add(int(run[np.argmin(finite)]))
+        keep.add(int(run[np.argmax(np.where(np.isnan(part), -np.inf, part))]))
+    index = np.array(sorted(keep))
+    return index, values[index]
+
+
 def plot_loss(model: ModuleType, path: Path, history: np.ndarray, title: str,
               reference: np.ndarray | None = None) -> None:
-    """The loss per epoch on a log axis, and the PyTorch referee's curve where there is one."""
+    """The loss per epoch on a log axis, and the PyTorch referee's curve where there is one;
+    a long history is drawn from its minima and maxima per run of epochs (`drawn`)."""
     fig, ax = _pyplot().subplots(figsize=(7, 4.5))
-    ax.plot(np.arange(len(history)), history, color="tab:blue", linewidth=1.5,
-            label="generated NumPy code")
+    ax.plot(*drawn(history), color="tab:blue", linewidth=1.5, label="generated NumPy code")
     if reference is not None:
-        ax.plot(np.arange(len(reference)), reference, color="tab:orange", linestyle="--",
+        ax.plot(*drawn(reference), color="tab:orange", linestyle="--",
                 linewidth=1.5, label="PyTorch (same init)")
         ax.legend()
     _readable_log_axis(ax, history)
@@ -113,7 +134,7 @@ def plot_ensemble(model: ModuleType, path: Path, results: list[dict], count: int
             label = f"lr {r['lr']:g}: {r['solved_fraction']:.1%} solved"
             left.hist(np.clip(r["losses"], low, high), bins=bins, histtype="step",
                       linewidth=1.5, label=label)
-            epochs = np.arange(len(r["curves"]))
+            epochs = r["curve_epochs"]
             line, = right.plot(epochs, r["curves"][:, 1], label="median")
             right.fill_between(epochs, r["curves"][:, 0], r["curves"][:, -1], alpha=0.25,
                                color=line.get_color(), label="10% to 90% of the networks")

@@ -39,8 +39,10 @@ def write_run(model: ModuleType, out: Path, record: dict[str, object], history: 
     two-input networks)."""
     with staged_outputs(out, RUN_FILES) as stage:
         write_text(stage / "params.json", json.dumps(record, indent=2, allow_nan=False) + "\n")
+        # One %-format per row: the fastest of the exact (repr) writers measured here.
         write_text(stage / "history.csv", "epoch,loss\n"
-                   + "".join(f"{e},{v!r}\n" for e, v in enumerate(history.tolist())))
+                   + "".join(["%d,%r\n" % row  # noqa: UP031
+                              for row in enumerate(history.tolist())]))
         plots.plot_loss(model, stage / "loss.png", history, f"{title}: loss per epoch{verdict}",
                         reference=reference)
         if model.N_INPUTS == 2:
