@@ -198,13 +198,15 @@ class CCodePrinter(_FormulaOrder, _ScalarNames, C99CodePrinter):
     def _inline(self, python: str, c: str, expr: sp.Function) -> str:
         return c.format(z=self._print(expr.args[0]))
 
+    helper_prefix = ""  # the C ensemble's helpers are v_sigmoid, ...
+
     def _print_MarkerBase(self, expr: MarkerBase) -> str:
         shared = self._shared_exp(expr)
         if shared is not None:
             return shared
         name = type(expr).__name__
         self.used_helpers.add(name)
-        return f"{name}({self._print(expr.args[0])})"
+        return f"{self.helper_prefix}{name}({self._print(expr.args[0])})"
 
 
 # The ensemble loop's function table: libm calls the compiler cannot vectorise across
@@ -218,19 +220,12 @@ class CEnsemblePrinter(CCodePrinter):
     taken from SIMD_FUNCTIONS, and markers as `v_` helpers whose bodies do the same."""
 
     target = "c_simd"
+    helper_prefix = "v_"
 
     def __init__(self, network: Network) -> None:
         super().__init__(network)
         self.known_functions = {**self.known_functions, **{
             name: simd for name, simd in SIMD_FUNCTIONS.items() if name in self.known_functions}}
-
-    def _print_MarkerBase(self, expr: MarkerBase) -> str:
-        shared = self._shared_exp(expr)
-        if shared is not None:
-            return shared
-        name = type(expr).__name__
-        self.used_helpers.add(name)
-        return f"v_{name}({self._print(expr.args[0])})"
 
 
 def c_simd_helpers(names: set[str]) -> list[Line]:
