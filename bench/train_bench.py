@@ -124,7 +124,7 @@ def main() -> int:
     print("\nensembles: K initialisations at once (train.py --inits K), XOR, 2001 epochs; "
           "ns per network-epoch, loss quantiles every max(1, K / 1000) epochs as train.py "
           "takes them")
-    print("| K | NumPy | C ensemble loop (default with a compiler) | NumPy / C | "
+    print("| K | NumPy | C ensemble loop (default with a compiler; all cores) | NumPy / C | "
           "verdicts alike |")
     print("| ---: | ---: | ---: | ---: | :---: |")
     compiled = compiled_library(model, required=False) is not None

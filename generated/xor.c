@@ -6,7 +6,7 @@
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
  * only beside the module whose own hash (MODULE_SHA256) it names here:
  * module-sha256: d0ec8b37cfde1ea38d0e3bbdbed00e9ffae5799715fbcfed3569f118b67996da
- * source-sha256: ae991daecef370e7a5ae31c5fd1a6cd4d581d18434f66e731efc83ac946f35dd
+ * source-sha256: 5fd9ac16f409bb287bd52a78252e69e6026c9d0c941ba8a5967291d84f180f41
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
@@ -245,7 +245,9 @@ static void quantiles(const double *values, long n, const double *qs, int nq,
  * the epochs that are multiples of `every` and the last one (`last_epoch`); losses are
  * computed on those epochs only.
  * Networks go in tiles of TILE, a sample at a time, the tile's networks innermost: a loop
- * the compiler vectorises (it does not vectorise an outer loop around the sample loop). */
+ * the compiler vectorises (it does not vectorise an outer loop around the sample loop).
+ * Built with OpenMP, the tiles are shared among the cores; every network's arithmetic is
+ * the same whichever core runs it, so the results are the same bits. */
 enum { TILE = 256 };
 
 void train_ensemble(double *params, int k_count, const double *X, const double *targets,
@@ -258,6 +260,7 @@ void train_ensemble(double *params, int k_count, const double *X, const double *
         const int at = first_epoch + epoch;
         /* The loss (a log per sample) only where it is used: quantiles and the last epoch. */
         const int with_loss = at % every == 0 || at == last_epoch;
+#pragma omp parallel for schedule(static)
         for (long k0 = 0; k0 < K; k0 += TILE) {
             const long width = K - k0 < TILE ? K - k0 : TILE;
             double g_W1_1_1[TILE] = {0};

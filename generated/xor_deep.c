@@ -6,7 +6,7 @@
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
  * only beside the module whose own hash (MODULE_SHA256) it names here:
  * module-sha256: c99a9d0a2d82dc574d60f5e0b34707abc86c5057cab04642335fe869d1f0f168
- * source-sha256: 0c8a4f1fff2314a0c0f717f310d6f452ae7ee7bf7181f82541b8ce93c4f3b05e
+ * source-sha256: 7c2e042b2d90eab18d08e4190d1bce2f5dbae31cad31ef4830c6dc6402bddbd8
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
@@ -340,7 +340,9 @@ static void quantiles(const double *values, long n, const double *qs, int nq,
  * the epochs that are multiples of `every` and the last one (`last_epoch`); losses are
  * computed on those epochs only.
  * Networks go in tiles of TILE, a sample at a time, the tile's networks innermost: a loop
- * the compiler vectorises (it does not vectorise an outer loop around the sample loop). */
+ * the compiler vectorises (it does not vectorise an outer loop around the sample loop).
+ * Built with OpenMP, the tiles are shared among the cores; every network's arithmetic is
+ * the same whichever core runs it, so the results are the same bits. */
 enum { TILE = 256 };
 
 void train_ensemble(double *params, int k_count, const double *X, const double *targets,
@@ -353,6 +355,7 @@ void train_ensemble(double *params, int k_count, const double *X, const double *
         const int at = first_epoch + epoch;
         /* The loss (a log per sample) only where it is used: quantiles and the last epoch. */
         const int with_loss = at % every == 0 || at == last_epoch;
+#pragma omp parallel for schedule(static)
         for (long k0 = 0; k0 < K; k0 += TILE) {
             const long width = K - k0 < TILE ? K - k0 : TILE;
             double g_W1_1_1[TILE] = {0};

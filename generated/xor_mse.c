@@ -6,7 +6,7 @@
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
  * only beside the module whose own hash (MODULE_SHA256) it names here:
  * module-sha256: 50cb67ba7f990d5590b0650954f2bf87ea93af5fb956a0d1c4d5da9d1f828c0e
- * source-sha256: c83b434d4e3980fbdc31388d4450b44c44104c6ade4c78c64b1299daf199a932
+ * source-sha256: 8800865a63f5a7b32b5c8e9f7a91495b08f20860c2b6c22dc37c255eab0e0281
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
@@ -263,7 +263,9 @@ static void quantiles(const double *values, long n, const double *qs, int nq,
  * the epochs that are multiples of `every` and the last one (`last_epoch`); losses are
  * computed on those epochs only.
  * Networks go in tiles of TILE, a sample at a time, the tile's networks innermost: a loop
- * the compiler vectorises (it does not vectorise an outer loop around the sample loop). */
+ * the compiler vectorises (it does not vectorise an outer loop around the sample loop).
+ * Built with OpenMP, the tiles are shared among the cores; every network's arithmetic is
+ * the same whichever core runs it, so the results are the same bits. */
 enum { TILE = 256 };
 
 void train_ensemble(double *params, int k_count, const double *X, const double *targets,
@@ -276,6 +278,7 @@ void train_ensemble(double *params, int k_count, const double *X, const double *
         const int at = first_epoch + epoch;
         /* The loss (a log per sample) only where it is used: quantiles and the last epoch. */
         const int with_loss = at % every == 0 || at == last_epoch;
+#pragma omp parallel for schedule(static)
         for (long k0 = 0; k0 < K; k0 += TILE) {
             const long width = K - k0 < TILE ? K - k0 : TILE;
             double g_W1_1_1[TILE] = {0};

@@ -6,7 +6,7 @@
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
  * only beside the module whose own hash (MODULE_SHA256) it names here:
  * module-sha256: 27d277acf21e7ea5146d4e6ba94f9558633fcbcb3c76e9c608b5f99d3dfff965
- * source-sha256: 7cb0d11f4f97ef2d2959a9230530f6040db7e6531b924305d032ef2bc868db86
+ * source-sha256: 39c69a8ca1bf4c6570114e7cfd3313e37bd0034483aa6c8a21c157530cf9e66e
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
@@ -297,7 +297,9 @@ static void quantiles(const double *values, long n, const double *qs, int nq,
  * the epochs that are multiples of `every` and the last one (`last_epoch`); losses are
  * computed on those epochs only.
  * Networks go in tiles of TILE, a sample at a time, the tile's networks innermost: a loop
- * the compiler vectorises (it does not vectorise an outer loop around the sample loop). */
+ * the compiler vectorises (it does not vectorise an outer loop around the sample loop).
+ * Built with OpenMP, the tiles are shared among the cores; every network's arithmetic is
+ * the same whichever core runs it, so the results are the same bits. */
 enum { TILE = 256 };
 
 void train_ensemble(double *params, int k_count, const double *X, const double *targets,
@@ -310,6 +312,7 @@ void train_ensemble(double *params, int k_count, const double *X, const double *
         const int at = first_epoch + epoch;
         /* The loss (a log per sample) only where it is used: quantiles and the last epoch. */
         const int with_loss = at % every == 0 || at == last_epoch;
+#pragma omp parallel for schedule(static)
         for (long k0 = 0; k0 < K; k0 += TILE) {
             const long width = K - k0 < TILE ? K - k0 : TILE;
             double g_W1_1_1[TILE] = {0};

@@ -6,7 +6,7 @@
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
  * only beside the module whose own hash (MODULE_SHA256) it names here:
  * module-sha256: 21dcee750b935e051ed17a299fab2d444c103d39ffef0d0d857e68d441595edb
- * source-sha256: 9f1ec29e87e4d860ef406c19888e4558f65c98416851276ec69f9572b48beed6
+ * source-sha256: 81ce82a2e3fce77825d28af7f54dc047dbc79c6b2525e6b9d0d5afe311c34286
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
@@ -289,7 +289,9 @@ static void quantiles(const double *values, long n, const double *qs, int nq,
  * the epochs that are multiples of `every` and the last one (`last_epoch`); losses are
  * computed on those epochs only.
  * Networks go in tiles of TILE, a sample at a time, the tile's networks innermost: a loop
- * the compiler vectorises (it does not vectorise an outer loop around the sample loop). */
+ * the compiler vectorises (it does not vectorise an outer loop around the sample loop).
+ * Built with OpenMP, the tiles are shared among the cores; every network's arithmetic is
+ * the same whichever core runs it, so the results are the same bits. */
 enum { TILE = 256 };
 
 void train_ensemble(double *params, int k_count, const double *X, const double *targets,
@@ -302,6 +304,7 @@ void train_ensemble(double *params, int k_count, const double *X, const double *
         const int at = first_epoch + epoch;
         /* The loss (a log per sample) only where it is used: quantiles and the last epoch. */
         const int with_loss = at % every == 0 || at == last_epoch;
+#pragma omp parallel for schedule(static)
         for (long k0 = 0; k0 < K; k0 += TILE) {
             const long width = K - k0 < TILE ? K - k0 : TILE;
             double g_W1_1_1[TILE] = {0};

@@ -323,3 +323,15 @@ def test_inits_uses_the_c_ensemble_where_a_compiler_exists_and_numpy_when_asked(
         assert path in result.stdout
     result = run(["train.py", "--inits", "20", "--backend", "python"])
     assert result.returncode == 2 and "--inits runs on" in result.stderr
+
+
+def test_the_c_ensemble_gives_the_same_bits_on_one_core_or_all(tmp_path):
+    require_cc()
+    outputs = []
+    for threads in ("1", "2"):
+        out = tmp_path / threads
+        result = run(["train.py", "--inits", "3000", "--epochs", "300", "--out", str(out)],
+                      env={"OMP_NUM_THREADS": threads})
+        assert result.returncode == 0 and "C ensemble loop" in result.stdout, result.stderr
+        outputs.append((out / "ensemble.csv").read_bytes())
+    assert outputs[0] == outputs[1]

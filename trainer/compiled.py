@@ -25,11 +25,13 @@ from derive import stamps
 from trainer.errors import BadInput
 
 _COMPILED: dict[tuple[str, str], ctypes.CDLL] = {}  # loaded C libraries, by module and hash
-# -O3 and the host's vector width for the ensemble loop; no contraction into FMA, so the
-# single-network loop still rounds exactly as the NumPy code does; no trapping-math, so
-# the vectorisable exp's selects may run both arms. Plain -O2 where a compiler refuses them.
-FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-ffp-contract=off", "-fno-trapping-math")
-FALLBACK_FLAGS = ("-O2",)
+# -O3 and the host's vector width for the ensemble loop, its tiles shared among the cores
+# (OpenMP); no contraction into FMA, so the single-network loop still rounds exactly as
+# the NumPy code does; no trapping-math, so the vectorisable exp's selects may run both
+# arms. Without OpenMP's runtime, one core; plain -O2 where a compiler refuses the rest.
+FLAGS = ("-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-trapping-math")
+FALLBACK_FLAGS = (("-O3", "-march=native", "-fopenmp-simd", "-ffp-contract=off",
+                   "-fno-trapping-math"), ("-O2",))
 
 # Seconds; a compiler that hangs must not hang training (the variable is for tests).
 BUILD_TIMEOUT = float(os.environ.get("DERIVE_NN_BUILD_TIMEOUT", "120"))
@@ -121,10 +123,13 @@ def _load_library(source: Path, code: str, compiler: str, spec_name: str) -> cty
             fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{library.name}.", suffix=".tmp")
             os.close(fd)
             try:
-                try:
-                    _build(compiler, FLAGS, source, tmp)
-                except OSError:  # a compiler without these flags: the portable build
-                    _build(compiler, FALLBACK_FLAGS, source, tmp)
+                for flags in (FLAGS, *FALLBACK_FLAGS):
+                    try:
+                        _build(compiler, flags, source, tmp)
+                        break
+                    except OSError:  # a compiler without these: the next, more portable
+                        if flags == FALLBACK_FLAGS[-1]:
+                            raise
                 os.replace(tmp, library)
             except subprocess.TimeoutExpired:
                 raise OSError(f"{compiler} took longer than {BUILD_TIMEOUT} s") from None
