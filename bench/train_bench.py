@@ -160,34 +160,84 @@ def main() -> int:
     return 0 if spread < 1e-12 else 1
 
 
+FIGURES_ALONE = """
+import json, sys, time
+from pathlib import Path
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot
+import numpy as np
+import train
+from trainer import plots
+from trainer.model import load_generated
+out = Path(sys.argv[1])
+model = load_generated("xor")
+X, y = model.dataset()
+record = json.loads((out / "params.json").read_text())
+params = {name: np.asarray(value) for name, value in record["params"].items()}
+history = np.loadtxt(out / "history.csv", delimiter=",", skiprows=1)[:, 1]
+start = time.perf_counter()
+plots.plot_loss(model, out / "l.png", history, "loss")
+plots.plot_boundary(model, out / "b.png", params, X, y, "boundary")
+print(time.perf_counter() - start)
+"""
+
+
 def run_cost_rows(model, init, X, y) -> None:
     """A long run end to end (`train.py --epochs 200000 --quiet`) against its loop alone:
-    what each epoch costs beyond the loop (the history written and drawn)."""
+    where its time goes (interpreter and imports, the two figures drawn in a fresh process,
+    the loop, history.csv's text, everything else), and what one more epoch costs end to end
+    (against a 1,000-epoch run) next to what it costs in the loop. Goal: at most 2x."""
     import subprocess
     import tempfile
 
-    repo = Path(__file__).resolve().parent.parent
-    long, short = 200_000, 1_000
+    from trainer.history import c_formatter, history_csv
 
-    def end_to_end(epochs: int) -> float:
-        with tempfile.TemporaryDirectory() as out:
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "train.py", "--epochs", str(epochs), "--quiet",
-                            "--out", out], cwd=repo, check=True, capture_output=True)
-            return time.perf_counter() - start
+    long, longer, short = 200_000, 2_000_000, 1_000
+
+    def seconds(command: list[str]) -> float:
+        start = time.perf_counter()
+        subprocess.run(command, cwd=REPO, check=True, capture_output=True)
+        return time.perf_counter() - start
+
+    def end_to_end(epochs: int, out: str) -> float:
+        return seconds([sys.executable, "train.py", "--epochs", str(epochs), "--quiet",
+                        "--out", out])
 
     path = "c" if compiled_library(model, required=False) is not None else "fast"
     loop, _ = median_seconds(lambda: train(model, init, X, y, LR, long, path=path), 3)
-    whole = statistics.median(end_to_end(long) for _ in range(3))
-    fixed = statistics.median(end_to_end(short) for _ in range(3))
-    per_epoch = (whole - fixed) / (long - short)
-    print(f"\na long run end to end, {long} epochs ({path} loop): everything but the loop is "
-          "interpreter start, imports and figures (fixed) plus the history (per epoch)")
-    print("| loop alone (s) | end to end (s) | 1,000 epochs end to end (s) | "
-          "us per extra epoch, end to end | us per epoch, loop | ratio |")
+    with tempfile.TemporaryDirectory() as out:
+        whole = statistics.median(end_to_end(long, out) for _ in range(3))
+        # What one more epoch costs, from 2,000,000 epochs against 1,000, interleaved: run
+        # times here wander by a tenth of a second, about what 200,000 epochs add.
+        pairs = [(end_to_end(longer, out + "/longer"), end_to_end(short, out + "/short"))
+                 for _ in range(3)]
+        marginal = (statistics.median(a for a, _ in pairs)
+                    - statistics.median(b for _, b in pairs)) / (longer - short)
+        marginal_loop = median_seconds(
+            lambda: train(model, init, X, y, LR, longer, path=path), 3)[0] / longer
+        start = statistics.median(seconds([sys.executable, "-c", (
+            "import train, matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot")])
+            for _ in range(3))
+        # The two figures of that run, drawn in a fresh process as train.py draws them
+        # (the first figure of a process pays for fonts and tick machinery).
+        figures = statistics.median(float(subprocess.run(
+            [sys.executable, "-c", FIGURES_ALONE, out], cwd=REPO, check=True,
+            capture_output=True, text=True).stdout) for _ in range(3))
+        history = np.loadtxt(Path(out, "history.csv"), delimiter=",", skiprows=1)[:, 1]
+        formatter = c_formatter()
+        text, _ = median_seconds(lambda: history_csv(history, formatter), 3)
+    rest = whole - start - figures - loop - text
+    print(f"\na long run end to end, {long} epochs ({path} loop; history.csv by "
+          f"{'the C formatter' if formatter is not None else 'repr'}), seconds:")
+    print("| end to end | interpreter and imports | figures | loop | history.csv text | "
+          "everything else |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| {loop:.3f} | {whole:.2f} | {fixed:.2f} | {1e6 * per_epoch:.2f} | "
-          f"{1e6 * loop / long:.2f} | {per_epoch / (loop / long):.1f}x |")
+    print(f"| {whole:.2f} | {start:.2f} | {figures:.2f} | {loop:.3f} | {text:.3f} | "
+          f"{rest:.2f} |")
+    print(f"what an epoch adds end to end ({longer:,} epochs against {short:,}): "
+          f"{1e6 * marginal:.2f} us; in the loop: {1e6 * marginal_loop:.2f} us; "
+          f"ratio {marginal / marginal_loop:.1f}x (goal: at most 2x)")
 
 
 if __name__ == "__main__":

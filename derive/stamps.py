@@ -22,6 +22,7 @@ import re
 import sys
 import tempfile
 import types
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
@@ -125,16 +126,17 @@ def stale_reason(folder: Path, spec_name: str, file_name: str,
     return None
 
 
-def stage(path: Path, data: bytes) -> str:
-    """`data` in a complete temporary file beside `path` (flushed to disk, the permissions
-    the umask gives), ready to be renamed over it; its name is returned."""
+def stage(path: Path, data: bytes | Iterable[bytes | memoryview]) -> str:
+    """`data` (bytes, or buffers to write in order) in a complete temporary file beside
+    `path` (flushed to disk, the permissions the umask gives), ready to be renamed over it;
+    its name is returned."""
     umask = os.umask(0)
     os.umask(umask)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            handle.writelines([data] if isinstance(data, bytes) else data)
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:

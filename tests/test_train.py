@@ -238,3 +238,8 @@ def test_a_long_history_is_drawn_from_its_extremes_and_kept_whole():
     assert epochs[0] == 0 and epochs[-1] == len(history) - 1
     short = np.arange(10.0)
     assert np.array_equal(drawn(short)[1], short)
+    history[::7] = np.nan  # a diverging stretch: NaN is skipped, the extremes still kept
+    history[:40_000] = np.nan
+    epochs, values = drawn(history)
+    assert int(np.nanargmin(history)) in epochs and int(np.nanargmax(history)) in epochs
+    assert epochs[0] == 0 and epochs[-1] == len(history) - 1

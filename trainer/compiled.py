@@ -47,7 +47,7 @@ def compiled_library(model: ModuleType, required: bool = True) -> ctypes.CDLL | 
     if key in _COMPILED:
         return _COMPILED[key]
     source = Path(model.__file__).with_suffix(".c")
-    compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    compiler = find_compiler()
     problem = None
     code = source.read_text(encoding="utf-8") if source.is_file() else ""
     if not source.is_file():
@@ -64,7 +64,8 @@ def compiled_library(model: ModuleType, required: bool = True) -> ctypes.CDLL | 
     library = None
     if problem is None:
         try:
-            library = _load_library(source, code, compiler, model.SPEC_NAME)
+            library = cached_library(source, code, compiler, model.SPEC_NAME,
+                                     ("train", "train_ensemble"))
         except (OSError, AttributeError, subprocess.SubprocessError) as error:
             problem = f"cannot build or load {source.name} ({error})"
     if problem is not None:
@@ -111,12 +112,19 @@ def _build(compiler: str, flags: tuple[str, ...], source: Path, target: str) -> 
         raise OSError(f"{compiler}: {first}")
 
 
-def _load_library(source: Path, code: str, compiler: str, spec_name: str) -> ctypes.CDLL:
-    """The C loops, from a library cached by the source's hash, the compiler, its flags and
-    the machine. A cached library that does not load, or lacks a loop, is rebuilt once."""
+def find_compiler() -> str | None:
+    """The C compiler on PATH (cc, gcc or clang), or None."""
+    return shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+def cached_library(source: Path, code: str, compiler: str, stem: str,
+                   symbols: tuple[str, ...]) -> ctypes.CDLL:
+    """`source` (whose text is `code`) built into a shared library cached by the code's hash,
+    the compiler, its flags and the machine, and loaded. A cached library that does not load,
+    or lacks one of `symbols`, is rebuilt once."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "derive-nn"
     digest = hashlib.sha256("\0".join([code, compiler, *FLAGS, _machine()]).encode())
-    library = cache / f"{spec_name}-{digest.hexdigest()[:24]}.so"
+    library = cache / f"{stem}-{digest.hexdigest()[:24]}.so"
     for attempt in (1, 2):
         if not library.is_file():
             cache.mkdir(parents=True, exist_ok=True)
@@ -137,7 +145,8 @@ def _load_library(source: Path, code: str, compiler: str, spec_name: str) -> cty
                 Path(tmp).unlink(missing_ok=True)
         try:
             loaded = ctypes.CDLL(str(library))
-            loaded.train, loaded.train_ensemble  # noqa: B018  (both loops must be there)
+            for symbol in symbols:
+                getattr(loaded, symbol)
             return loaded
         except (OSError, AttributeError):
             if attempt == 2:

@@ -69,3 +69,9 @@ def _remove_dead_stages(out: Path, mine: Path) -> None:
 def write_text(path: Path, text: str) -> None:
     """A UTF-8 text file of the set, written atomically."""
     stamps.write_atomic(path, text.encode("utf-8"))
+
+
+def write_parts(path: Path, parts: list) -> None:
+    """A file of the set from buffers written in order (a long history.csv, not joined
+    first), atomically."""
+    os.replace(stamps.stage(path, parts), path)

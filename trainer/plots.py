@@ -36,8 +36,10 @@ def _save(fig, path: Path, dpi: int) -> None:
 
 def _readable_log_axis(ax, values: np.ndarray) -> None:
     """A log y axis labelled with plain numbers (0.7, 0.05); within about one decade (a run
-    that did not learn) the ticks between powers of ten are labelled too."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    that did not learn) the ticks between powers of ten are labelled too; over more than
+    three decades there are none (their grid lines would be a grey wash, and drawing them
+    cost a long run more than its history)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
     ax.set_yscale("log")
     plain = FuncFormatter(lambda value, _: f"{value:g}")
@@ -45,6 +47,8 @@ def _readable_log_axis(ax, values: np.ndarray) -> None:
     finite = values[np.isfinite(values) & (values > 0)]
     narrow = len(finite) and np.log10(finite.max() / finite.min()) < 1.2
     ax.yaxis.set_minor_formatter(plain if narrow else NullFormatter())
+    if len(finite) and np.log10(finite.max() / finite.min()) > 3:
+        ax.yaxis.set_minor_locator(NullLocator())
 
 
 DRAWN_POINTS = 4000  # a figure 7 inches wide shows no more; history.csv keeps every epoch
@@ -57,14 +61,21 @@ def drawn(values: np.ndarray, points: int = DRAWN_POINTS) -> tuple[np.ndarray, n
     values = np.asarray(values, dtype=np.float64)
     if len(values) <= points:
         return np.arange(len(values)), values
-    runs = np.array_split(np.arange(len(values)), points // 2)
-    keep = {0, len(values) - 1}
-    for run in runs:
-        part = values[run]
-        finite = np.where(np.isnan(part), np.inf, part)
-        keep.add(int(run[np.argmin(finite)]))
-        keep.add(int(run[np.argmax(np.where(np.isnan(part), -np.inf, part))]))
-    index = np.array(sorted(keep))
+    size = -(-len(values) // (points // 2))  # epochs per run; the last run may be shorter
+    whole = len(values) // size * size
+    runs = values[:whole].reshape(-1, size)
+    tail = values[whole:]
+    if np.isnan(values).any():  # NaN is never an extreme; a run of NaN keeps its first
+        runs = np.where(np.isnan(runs), np.inf, runs), np.where(np.isnan(runs), -np.inf, runs)
+        tail = np.where(np.isnan(tail), np.inf, tail), np.where(np.isnan(tail), -np.inf, tail)
+    else:
+        runs, tail = (runs, runs), (tail, tail)
+    start = np.arange(len(runs[0])) * size
+    keep = [[0, len(values) - 1], start + np.argmin(runs[0], axis=1),
+            start + np.argmax(runs[1], axis=1)]
+    if len(tail[0]):
+        keep.append([whole + np.argmin(tail[0]), whole + np.argmax(tail[1])])
+    index = np.unique(np.concatenate(keep))
     return index, values[index]
 
 

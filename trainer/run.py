@@ -10,7 +10,8 @@ from types import ModuleType
 import numpy as np
 
 from trainer import plots
-from trainer.outputs import staged_outputs, write_text
+from trainer.history import c_formatter, history_parts
+from trainer.outputs import staged_outputs, write_parts, write_text
 
 RUN_FILES = ("loss.png", "boundary.png", "history.csv", "params.json")
 
@@ -39,10 +40,7 @@ def write_run(model: ModuleType, out: Path, record: dict[str, object], history: 
     two-input networks)."""
     with staged_outputs(out, RUN_FILES) as stage:
         write_text(stage / "params.json", json.dumps(record, indent=2, allow_nan=False) + "\n")
-        # One %-format per row: the fastest of the exact (repr) writers measured here.
-        write_text(stage / "history.csv", "epoch,loss\n"
-                   + "".join(["%d,%r\n" % row  # noqa: UP031
-                              for row in enumerate(history.tolist())]))
+        write_parts(stage / "history.csv", history_parts(history, c_formatter()))
         plots.plot_loss(model, stage / "loss.png", history, f"{title}: loss per epoch{verdict}",
                         reference=reference)
         if model.N_INPUTS == 2:
