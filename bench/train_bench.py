@@ -125,8 +125,8 @@ def main() -> int:
           "ns per network-epoch, loss quantiles every max(1, K / 1000) epochs as train.py "
           "takes them")
     print("| K | NumPy | C ensemble loop (default with a compiler; all cores) | NumPy / C | "
-          "verdicts alike |")
-    print("| ---: | ---: | ---: | ---: | :---: |")
+          "verdicts alike | C, one core (OMP_NUM_THREADS=1) |")
+    print("| ---: | ---: | ---: | ---: | :---: | ---: |")
     compiled = compiled_library(model, required=False) is not None
     for count in (100, 1000, 10_000, 100_000):
         params = ensemble_init(model, SEED, count)
@@ -134,7 +134,7 @@ def main() -> int:
         start = time.perf_counter()
         *_, first = model.train_ensemble(params, X, y, LR, EPOCHS, (0.1, 0.5, 0.9), every)
         numpy_ns = 1e9 * (time.perf_counter() - start) / (count * EPOCHS)
-        c_text, ratio, alike = "no compiler", "-", "-"
+        c_text, ratio, alike, one_core = "no compiler", "-", "-", "-"
         if compiled:
             train_ensemble_compiled(model, params, X, y, LR, 2)  # built and loaded
             start = time.perf_counter()
@@ -143,7 +143,8 @@ def main() -> int:
             c_ns = 1e9 * (time.perf_counter() - start) / (count * EPOCHS)
             c_text, ratio = f"{c_ns:.0f}", f"{numpy_ns / c_ns:.1f}x"
             alike = "yes" if np.array_equal(first, c_first) else "NO"
-        print(f"| {count} | {numpy_ns:.0f} | {c_text} | {ratio} | {alike} |")
+            one_core = f"{one_core_ns(count):.0f}"
+        print(f"| {count} | {numpy_ns:.0f} | {c_text} | {ratio} | {alike} | {one_core} |")
 
     print("\nwhere the plain-Python loop stops paying (train.py switches to NumPy above "
           f"{FAST_PATH_MAX_SAMPLES} samples)")
@@ -158,6 +159,38 @@ def main() -> int:
         print(f"| {n} | {1e6 * fast / 200:.1f} | {1e6 * slow / 200:.1f} |")
     run_cost_rows(model, init, X, y)
     return 0 if spread < 1e-12 else 1
+
+
+ONE_CORE = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from trainer.compiled import train_ensemble_compiled
+from trainer.ensemble import ensemble_init, quantile_stride
+from trainer.model import load_generated
+model = load_generated("xor")
+X, y = model.dataset()
+count, epochs, lr, seed = (int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]),
+                           int(sys.argv[5]))
+params = ensemble_init(model, seed, count)
+train_ensemble_compiled(model, params, X, y, lr, 2)
+start = time.perf_counter()
+train_ensemble_compiled(model, params, X, y, lr, epochs, (0.1, 0.5, 0.9),
+                        quantile_stride(count))
+print(1e9 * (time.perf_counter() - start) / (count * epochs))
+"""
+
+
+def one_core_ns(count: int) -> float:
+    """The C ensemble loop on one core: OpenMP reads OMP_NUM_THREADS once, so a process of
+    its own."""
+    import os
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", ONE_CORE, str(REPO), str(count), str(EPOCHS), str(LR),
+         str(SEED)], env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True,
+        capture_output=True, text=True)
+    return float(result.stdout)
 
 
 FIGURES_ALONE = """
