@@ -23,23 +23,33 @@ def output_names(spec: NetworkSpec) -> dict[str, str]:
             "notebook": f"{spec.name}.ipynb", "c": f"{spec.name}.c"}
 
 
+MATRIX_PROOF_MAX_PARAMS = 40  # the matrix form is checked symbolically up to this size
+
+
 def render_all(spec: NetworkSpec) -> dict[str, str]:
     """Derive and render every output of `spec`: file name -> text."""
     from derive.codegen import render_c, render_module
     from derive.gradients import derive
     from derive.latex import render
+    from derive.matrix import derive_matrix
+    from derive.matrix import prove as prove_matrix
     from derive.network import build
     from derive.notebook import render_notebook
     from derive.stamps import PY_MARKER, self_hash
     from derive.verify import cases, verify_c, verify_module
 
     gradients = derive(build(spec))
+    # The matrix-level derivation (widths as symbols), proved against the unit-by-unit one
+    # where that is quick to expand.
+    matrix = derive_matrix(spec)
+    if gradients.network.n_params <= MATRIX_PROOF_MAX_PARAMS:
+        prove_matrix(matrix, gradients)
     names = output_names(spec)
     module = render_module(gradients)
     outputs = {
         names["module"]: module,
-        names["tex"]: render(gradients, "gradients.tex.j2"),
-        names["md"]: render(gradients, "gradients.md.j2"),
+        names["tex"]: render(gradients, "gradients.tex.j2", matrix),
+        names["md"]: render(gradients, "gradients.md.j2", matrix),
         names["notebook"]: render_notebook(gradients),
     }
     c_source = render_c(gradients, self_hash(module, PY_MARKER))

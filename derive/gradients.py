@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from derive.functions import NUMPY_MODULES, Activation, expand_markers, tidy
+from derive.functions import NUMPY_MODULES, Activation, Loss, expand_markers, tidy
 from derive.network import Network, SymbolInfo
 
 
@@ -97,9 +97,16 @@ def activation_derivative(activation: Activation, z: sp.Symbol, a: sp.Symbol) ->
 
 def output_delta(network: Network, z: sp.Symbol) -> sp.Expr:
     """dl/dz of the output layer from SymPy, written through y_hat where possible."""
-    activation = network.output.activation
-    y_hat, y = network.y_hat, network.y
-    raw = sp.diff(expand_markers(network.sample_loss().xreplace({y_hat: activation.apply(z)})), z)
+    return element_output_delta(network.output.activation, network.loss, z, network.y_hat,
+                                network.y)
+
+
+def element_output_delta(activation: Activation, loss: Loss, z: sp.Symbol, y_hat: sp.Symbol,
+                         y: sp.Symbol) -> sp.Expr:
+    """dl/dz of one output element from SymPy (whatever the width: a generic element),
+    written through y_hat = f(z) where f can be inverted, and checked against the raw
+    derivative."""
+    raw = sp.diff(expand_markers(loss.of_prediction(activation.apply(z), y)), z)
     if activation.inverse is None:
         return raw
     compact = tidy(sp.simplify(raw.subs(z, activation.inverse(y_hat))))

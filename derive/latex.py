@@ -17,6 +17,7 @@ from sympy.printing.latex import LatexPrinter
 from derive.files import template_environment
 from derive.functions import ACTIVATIONS, MARKERS, SPELLINGS, MarkerBase
 from derive.gradients import Gradients
+from derive.matrix import MatrixGradients, derive_matrix, matrix_report
 from derive.network import Network, SymbolInfo
 
 LETTERS = "ijk"
@@ -132,6 +133,7 @@ class Report:
     elementwise: list[Formula]
     vector: list[Formula]
     update: list[Formula]
+    matrix: list[Formula]  # the batch's chain rule at the matrix level, with shapes
 
 
 def _param_letters(gradients: Gradients, name: str) -> list[dict[int, str]]:
@@ -302,7 +304,7 @@ def _recursion(gradients: Gradients) -> list[Formula]:
     return formulas
 
 
-def build_report(gradients: Gradients) -> Report:
+def build_report(gradients: Gradients, matrix: MatrixGradients | None = None) -> Report:
     """All formulas of the report, printed from the derivation.
 
     One hidden layer: every gradient element-wise and in vector form, fully written out.
@@ -333,11 +335,13 @@ def build_report(gradients: Gradients) -> Report:
     if len(network.layers) != 2:
         vector = _recursion(gradients)
 
+    matrix = matrix if matrix is not None else derive_matrix(network.spec)
+    in_matrices = [Formula(caption, body) for caption, body in matrix_report(matrix)]
     return Report(_forward(network, plain), loss, _derivatives(gradients, plain), elementwise,
-                  vector, update)
+                  vector, update, in_matrices)
 
 
-def render(gradients: Gradients, template: str) -> str:
+def render(gradients: Gradients, template: str, matrix: MatrixGradients | None = None) -> str:
     """Render the report through `templates/<template>` (gradients.tex.j2 or gradients.md.j2)."""
     return template_environment().get_template(template).render(
-        report=build_report(gradients), spec=gradients.network.spec)
+        report=build_report(gradients, matrix), spec=gradients.network.spec)
