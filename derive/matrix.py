@@ -210,6 +210,16 @@ def _shape_tex(shape: tuple[sp.Expr, sp.Expr], concrete: dict[sp.Symbol, int]) -
     return text
 
 
+def _hadamard(expr: sp.Expr) -> sp.Expr:
+    """Integer powers as repeated products, unevaluated, so that a printer with the
+    product symbol set to \\odot shows element-wise squares as A \\odot A."""
+    if expr.is_Pow and expr.exp.is_Integer and expr.exp > 1:
+        return sp.Mul(*[_hadamard(expr.base)] * int(expr.exp), evaluate=False)
+    if expr.args:
+        return expr.func(*[_hadamard(arg) for arg in expr.args], evaluate=False)
+    return expr
+
+
 def matrix_report(matrix: MatrixGradients) -> list[tuple[str, str]]:
     """(caption, LaTeX body) of the batch's chain rule in matrix form, each gradient
     followed by the shapes of its factors: what SymPy derived, printed."""
@@ -227,12 +237,17 @@ def matrix_report(matrix: MatrixGradients) -> list[tuple[str, str]]:
                                          rf"g\!\left({tex(output.A)}, {tex(matrix.Y)}\right), "
                                          rf"\quad g(\hat{{y}}, y) = {element}"))
     for layer in reversed(matrix.layers[:-1]):
+        upstream = rf"{tex(layer.Delta)} = \left({tex(matrix.upstream[layer.number])}\right)"
+        if layer.fprime.free_symbols <= {matrix.a}:  # sigmoid, tanh: f' through A alone
+            through_a = _hadamard(layer.fprime.xreplace({matrix.a: sp.Symbol(tex(layer.A))}))
+            formulas.append((f"delta of layer {layer.number}", rf"{upstream} \odot \left("
+                             + sp.latex(through_a, mul_symbol=r" \odot ") + r"\right)"))
+            continue
         f = f"f_{{{layer.number}}}"
         fprime = sp.latex(layer.fprime)
         where = rf" \text{{ with }} a = {f}(z)" if layer.fprime.has(matrix.a) else ""
         formulas.append((f"delta of layer {layer.number}",
-                         rf"{tex(layer.Delta)} = \left({tex(matrix.upstream[layer.number])}"
-                         rf"\right) \odot {f}'\!\left({tex(layer.Z)}\right), "
+                         rf"{upstream} \odot {f}'\!\left({tex(layer.Z)}\right), "
                          rf"\quad {f}'(z) = {fprime}{where}"))
     for layer in matrix.layers:
         for symbol in (layer.W, layer.b):

@@ -148,7 +148,7 @@ def test_a_corrupt_cached_library_is_rebuilt_and_a_hanging_compiler_times_out(tm
     env = {"XDG_CACHE_HOME": str(cache)}
     assert run(["train.py", "--epochs", "2", "--quiet", "--out", str(tmp_path / "o")],
                env=env).returncode == 0
-    (library,) = (cache / "derive-nn").glob("*.so")
+    (library,) = (cache / "derive-nn").glob("xor-*.so")
     library.write_bytes(b"not a library")
     result = run(["train.py", "--epochs", "2", "--backend", "c", "--quiet", "--out",
                   str(tmp_path / "o")], env=env)

@@ -103,7 +103,11 @@ def test_sections_follow_the_assignment():
 
 
 def test_markdown_formulas_are_the_derived_ones():
-    derived = re.findall(r"\$\$\n(.*?)\n\$\$", (REPO / "generated/gradients.md").read_text(), re.S)
+    report = (REPO / "generated/gradients.md").read_text()
+    before, _, batch = report.partition("**Gradients for a batch**")
+    batch, _, after = batch.partition("**Gradient descent**")
+    assert after  # the matrix form is in the report; the hand-in keeps to the assignment's
+    derived = re.findall(r"\$\$\n(.*?)\n\$\$", before + after, re.S)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     shown = [f for cell in notebook.cells if cell.cell_type == "markdown"
              for f in re.findall(r"\$\$\n(.*?)\n\$\$", cell.source, re.S)]
