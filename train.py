@@ -29,6 +29,7 @@ from trainer.data import from_json, load_csv, load_init, read_json, to_json  # n
 from trainer.errors import EXIT_BAD_INPUT, EXIT_DIVERGED, BadInput, Diverged  # noqa: E402
 from trainer.loops import BACKENDS, PATH_NAMES, choose_path, init_params, train  # noqa: E402
 from trainer.model import check_fresh, for_spec, spec_name  # noqa: E402
+from trainer.outputs import check_out  # noqa: E402
 from trainer.run import classes, prediction_table, write_run  # noqa: E402
 from trainer.torch_reference import compare_with_torch, import_torch  # noqa: E402
 
@@ -53,12 +54,14 @@ def train_main(argv: list[str]) -> int:
         raise BadInput(f"--backend {args.backend} runs plain gradient descent only; "
                        f"{chosen} {'run' if ' and ' in chosen else 'runs'} on --backend numpy")
     if args.inits is not None and (args.compare_torch or args.init):
-        raise BadInput("--compare-torch and --init are for one run; leave out --inits")
+        given = " and ".join(["--compare-torch"] * args.compare_torch
+                             + ["--init"] * bool(args.init))
+        raise BadInput(f"{given} {'are' if ' and ' in given else 'is'} for one run; "
+                       "leave out --inits")
 
     check_fresh(model)
     out = args.out
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out}: exists and is not a folder")
+    check_out(out)
     X, y = load_csv(model, args.data) if args.data else model.dataset()
     data_name = str(args.data) if args.data else model.DATASET
     say = (lambda *a: None) if args.quiet else print
@@ -165,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except OSError as error:
-        print(f"train.py: error: {error.strerror or error}: {error.filename or ''}",
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"train.py: error: {where}{(error.strerror or str(error)).lower()}",
               file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

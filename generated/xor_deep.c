@@ -6,7 +6,7 @@
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
  * only beside the module whose own hash (MODULE_SHA256) it names here:
  * module-sha256: c99a9d0a2d82dc574d60f5e0b34707abc86c5057cab04642335fe869d1f0f168
- * source-sha256: 444939d0d921d908e4f4310c0df8d26127ab2dcceee0eae2cf5ee63bc5d7a7ed
+ * source-sha256: a9918e61ddec66ad865177881340065174075ab2dae7ae6ebbdae491ef6aabfa
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
@@ -332,15 +332,18 @@ static void quantiles(const double *values, long n, const double *qs, int nq,
 }
 
 /* `epochs` steps of full-batch gradient descent of each of the K networks in params.
- * losses[k] receives network k's loss before its last update; first_solved[k] the first
- * epoch (counted from first_epoch) at which it classified every sample right, if it is
- * still -1; curves[e * nq + q] the qs[q] quantile of the K losses before update e, for
- * the epochs that are multiples of `every` and the last one (`last_epoch`); losses are
- * computed on those epochs only.
+ * losses[e * K + k] receives network k's loss before update e, for the epochs that are
+ * multiples of `every` and the last one (`last_epoch`), the only ones whose loss is
+ * computed; first_solved[k] the first epoch (counted from first_epoch) at which network k
+ * classified every sample right, if it is still -1; curves[e * nq + q] the qs[q] quantile
+ * of the K losses before update e, on those same epochs.
  * Networks go in tiles of TILE, a sample at a time, the tile's networks innermost: a loop
  * the compiler vectorises (it does not vectorise an outer loop around the sample loop).
- * Built with OpenMP, the tiles are shared among the cores; every network's arithmetic is
- * the same whichever core runs it, so the results are the same bits. */
+ * A tile runs all its epochs before the next tile starts: its parameters stay in cache and,
+ * built with OpenMP, the cores take tiles as they come free and meet once per call, not
+ * once per epoch (a core the machine is busy with takes fewer tiles instead of holding the
+ * other up every epoch). Every network's arithmetic is the same whichever core runs it, so
+ * the results are the same bits. */
 enum { TILE = 256 };
 
 void train_ensemble(double *params, int k_count, const double *X, const double *targets,
@@ -349,13 +352,13 @@ void train_ensemble(double *params, int k_count, const double *X, const double *
                     int *first_solved, double *scratch)
 {
     const long K = k_count;
-    for (int epoch = 0; epoch < epochs; ++epoch) {
-        const int at = first_epoch + epoch;
-        /* The loss (a log per sample) only where it is used: quantiles and the last epoch. */
-        const int with_loss = at % every == 0 || at == last_epoch;
-#pragma omp parallel for schedule(static)
-        for (long k0 = 0; k0 < K; k0 += TILE) {
-            const long width = K - k0 < TILE ? K - k0 : TILE;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long k0 = 0; k0 < K; k0 += TILE) {
+        const long width = K - k0 < TILE ? K - k0 : TILE;
+        for (int epoch = 0; epoch < epochs; ++epoch) {
+            const int at = first_epoch + epoch;
+            /* The loss (a log per sample) only where it is used: quantiles, the last epoch. */
+            const int with_loss = at % every == 0 || at == last_epoch;
             double g_W1_1_1[TILE] = {0};
             double g_W1_1_2[TILE] = {0};
             double g_W1_2_1[TILE] = {0};
@@ -556,7 +559,7 @@ void train_ensemble(double *params, int k_count, const double *X, const double *
 #pragma omp simd
             for (long j = 0; j < width; ++j) {
                 const long k = k0 + j;
-                losses[k] = total[j] / n;
+                losses[(long)epoch * K + k] = total[j] / n;
                 first_solved[k] = (first_solved[k] < 0) & (right[j] == n) ? first_epoch + epoch
                                                                           : first_solved[k];
                 params[0 * K + k] -= lr * (g_W1_1_1[j] / n);
@@ -586,7 +589,10 @@ void train_ensemble(double *params, int k_count, const double *X, const double *
                 params[24 * K + k] -= lr * (g_b3[j] / n);
             }
         }
-        if (with_loss)
-            quantiles(losses, K, qs, nq, scratch, curves + (long)epoch * nq);
+    }
+    for (int epoch = 0; epoch < epochs; ++epoch) {
+        const int at = first_epoch + epoch;
+        if (at % every == 0 || at == last_epoch)
+            quantiles(losses + (long)epoch * K, K, qs, nq, scratch, curves + (long)epoch * nq);
     }
 }

@@ -6,7 +6,7 @@
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
  * only beside the module whose own hash (MODULE_SHA256) it names here:
  * module-sha256: 50cb67ba7f990d5590b0650954f2bf87ea93af5fb956a0d1c4d5da9d1f828c0e
- * source-sha256: 91054e6233114cabdb0bf800eddb6464ff15fc2d7a49e6339fa1e7eec10bf8d3
+ * source-sha256: 1db1ee4f5a709cd6cf216e38878d7232d73b2fa629444959e9a6cac4c5995c16
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>
@@ -255,15 +255,18 @@ static void quantiles(const double *values, long n, const double *qs, int nq,
 }
 
 /* `epochs` steps of full-batch gradient descent of each of the K networks in params.
- * losses[k] receives network k's loss before its last update; first_solved[k] the first
- * epoch (counted from first_epoch) at which it classified every sample right, if it is
- * still -1; curves[e * nq + q] the qs[q] quantile of the K losses before update e, for
- * the epochs that are multiples of `every` and the last one (`last_epoch`); losses are
- * computed on those epochs only.
+ * losses[e * K + k] receives network k's loss before update e, for the epochs that are
+ * multiples of `every` and the last one (`last_epoch`), the only ones whose loss is
+ * computed; first_solved[k] the first epoch (counted from first_epoch) at which network k
+ * classified every sample right, if it is still -1; curves[e * nq + q] the qs[q] quantile
+ * of the K losses before update e, on those same epochs.
  * Networks go in tiles of TILE, a sample at a time, the tile's networks innermost: a loop
  * the compiler vectorises (it does not vectorise an outer loop around the sample loop).
- * Built with OpenMP, the tiles are shared among the cores; every network's arithmetic is
- * the same whichever core runs it, so the results are the same bits. */
+ * A tile runs all its epochs before the next tile starts: its parameters stay in cache and,
+ * built with OpenMP, the cores take tiles as they come free and meet once per call, not
+ * once per epoch (a core the machine is busy with takes fewer tiles instead of holding the
+ * other up every epoch). Every network's arithmetic is the same whichever core runs it, so
+ * the results are the same bits. */
 enum { TILE = 256 };
 
 void train_ensemble(double *params, int k_count, const double *X, const double *targets,
@@ -272,13 +275,13 @@ void train_ensemble(double *params, int k_count, const double *X, const double *
                     int *first_solved, double *scratch)
 {
     const long K = k_count;
-    for (int epoch = 0; epoch < epochs; ++epoch) {
-        const int at = first_epoch + epoch;
-        /* The loss (a log per sample) only where it is used: quantiles and the last epoch. */
-        const int with_loss = at % every == 0 || at == last_epoch;
-#pragma omp parallel for schedule(static)
-        for (long k0 = 0; k0 < K; k0 += TILE) {
-            const long width = K - k0 < TILE ? K - k0 : TILE;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long k0 = 0; k0 < K; k0 += TILE) {
+        const long width = K - k0 < TILE ? K - k0 : TILE;
+        for (int epoch = 0; epoch < epochs; ++epoch) {
+            const int at = first_epoch + epoch;
+            /* The loss (a log per sample) only where it is used: quantiles, the last epoch. */
+            const int with_loss = at % every == 0 || at == last_epoch;
             double g_W1_1_1[TILE] = {0};
             double g_W1_1_2[TILE] = {0};
             double g_W1_2_1[TILE] = {0};
@@ -393,7 +396,7 @@ void train_ensemble(double *params, int k_count, const double *X, const double *
 #pragma omp simd
             for (long j = 0; j < width; ++j) {
                 const long k = k0 + j;
-                losses[k] = total[j] / n;
+                losses[(long)epoch * K + k] = total[j] / n;
                 first_solved[k] = (first_solved[k] < 0) & (right[j] == n) ? first_epoch + epoch
                                                                           : first_solved[k];
                 params[0 * K + k] -= lr * (g_W1_1_1[j] / n);
@@ -411,7 +414,10 @@ void train_ensemble(double *params, int k_count, const double *X, const double *
                 params[12 * K + k] -= lr * (g_b2[j] / n);
             }
         }
-        if (with_loss)
-            quantiles(losses, K, qs, nq, scratch, curves + (long)epoch * nq);
+    }
+    for (int epoch = 0; epoch < epochs; ++epoch) {
+        const int at = first_epoch + epoch;
+        if (at % every == 0 || at == last_epoch)
+            quantiles(losses + (long)epoch * K, K, qs, nq, scratch, curves + (long)epoch * nq);
     }
 }

@@ -40,7 +40,7 @@ def _draw_and_derive(tmp_path_factory, data, depths: int, widths: int) -> None:
     derive(build(_spec(tmp_path_factory.mktemp("spec"), hidden, activations, output, loss)))
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=2, deadline=None)
 @given(data=st.data())
 def test_random_small_networks_derive(tmp_path_factory, data):
     _draw_and_derive(tmp_path_factory, data, depths=2, widths=3)

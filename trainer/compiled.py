@@ -203,19 +203,22 @@ def train_ensemble_compiled(model: ModuleType, params: dict[str, np.ndarray], X:
     order = np.argsort(quantiles, kind="stable")  # the C search wants them ascending
     qs = np.ascontiguousarray(np.asarray(quantiles, dtype=np.float64)[order])
     curves = np.full((epochs, len(qs)), np.nan)
-    losses, scratch = np.empty(count), np.empty(count)
+    scratch = np.empty(count)
     first_solved = np.full(count, -1, dtype=np.intc)
     double_p, int_p = ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int)
-    # In chunks of about a tenth of a second, so that Ctrl-C is honoured between calls.
+    # In chunks of about a tenth of a second, so that Ctrl-C is honoured between calls; each
+    # call leaves the losses of its epochs in `kept`, one row per epoch.
     chunk = max(1, 20_000_000 // (count * len(X) * len(flat)))
+    kept = np.empty((min(chunk, epochs), count))
     for start in range(0, epochs, chunk):
         steps = min(chunk, epochs - start)
         library.train_ensemble(
             flat.ctypes.data_as(double_p), count, X.ctypes.data_as(double_p),
             y.ctypes.data_as(double_p), len(X), lr, start, steps, qs.ctypes.data_as(double_p),
             len(qs), every, epochs - 1, curves[start:].ctypes.data_as(double_p),
-            losses.ctypes.data_as(double_p),
+            kept.ctypes.data_as(double_p),
             first_solved.ctypes.data_as(int_p), scratch.ctypes.data_as(double_p))
+    losses = kept[(epochs - 1) % chunk].copy()
     trained, offset = {}, 0
     for name, shape, _ in model.PARAMS:
         size = int(np.prod(shape, dtype=int))

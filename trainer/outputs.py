@@ -15,6 +15,20 @@ from derive import stamps
 from trainer.errors import BadInput
 
 
+def check_out(out: Path) -> None:
+    """Refuse an --out that cannot become a writable folder before any training is done."""
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out}: exists and is not a folder")
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise BadInput(f"--out {out}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BadInput(f"--out {out}: {existing} is not writable")
+    lock = out / ".lock"
+    if lock.exists() and not lock.is_file():
+        raise BadInput(f"--out {out}: {lock.name} is in the way (not a regular file)")
+
+
 @contextlib.contextmanager
 def staged_outputs(out: Path, names: tuple[str, ...]) -> Iterator[Path]:
     """A run's files, published together or not at all.
