@@ -100,7 +100,8 @@ def train_main(argv: list[str]) -> int:
         record["torch"] = reference["summary"]
     verdict = "" if correct == len(X) else f", NOT solved: {correct}/{len(X)} correct"
     written = write_run(model, out, record, history, params, X, y,
-                        f"{model.SPEC_NAME} (lr {lr:g}, {start})", verdict,
+                        f"{model.SPEC_NAME}{f' on {args.data.name}' if args.data else ''} "
+                        f"(lr {lr:g}, {start})", verdict,
                         None if reference is None else reference["history"])
 
     solved = correct == len(X)

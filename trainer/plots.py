@@ -132,11 +132,17 @@ def plot_boundary(model: ModuleType, path: Path, params: dict[str, np.ndarray], 
 def plot_ensemble(model: ModuleType, path: Path, results: list[dict], count: int,
                   data_name: str) -> None:
     """Final-loss histogram, and the median and 10-90% band of the loss per epoch."""
+    from matplotlib.ticker import MaxNLocator
+
     with warnings.catch_warnings():  # all-NaN bands of diverged networks draw as nothing
         warnings.simplefilter("ignore", RuntimeWarning)
-        fig, axes = _pyplot().subplots(1, 1 + len(results),
-                                       figsize=(5.5 * (1 + len(results)), 4.5), squeeze=False)
-        left, panels = axes[0, 0], axes[0, 1:]
+        columns = min(3, 1 + len(results))  # rows of at most three panels stay readable
+        rows = -(-(1 + len(results)) // columns)
+        fig, axes = _pyplot().subplots(rows, columns, figsize=(5.5 * columns, 4.5 * rows),
+                                       squeeze=False)
+        left, panels = axes.flat[0], axes.flat[1:1 + len(results)]
+        for unused in axes.flat[1 + len(results):]:
+            unused.set_axis_off()
         finite = np.concatenate([r["losses"][np.isfinite(r["losses"])] for r in results])
         low = max(float(finite.min()) if len(finite) else 1e-6, 1e-12)
         high = max(float(finite.max()) if len(finite) else 1.0, low * 10)
@@ -157,7 +163,9 @@ def plot_ensemble(model: ModuleType, path: Path, results: list[dict], count: int
         left.set_xscale("log")
         left.set_xlabel("final loss")
         left.set_ylabel("networks")
-        left.set_title(f"{count} initialisations of network {model.SPEC_NAME}, data {data_name}")
+        left.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts are whole
+        left.set_title(f"{count} initialisations of network {model.SPEC_NAME},\n"
+                       f"data {data_name}")
         left.legend()
         fig.tight_layout()
         _save(fig, path, dpi=100)
