@@ -38,6 +38,8 @@ def render_all(spec: NetworkSpec) -> dict[str, str]:
     from derive.stamps import PY_MARKER, self_hash
     from derive.verify import cases, verify_c, verify_module
 
+    if spec.matrix_only:
+        return render_matrix_only(spec)
     gradients = derive(build(spec))
     # The matrix-level derivation (widths as symbols), proved against the unit-by-unit one
     # where that is quick to expand.
@@ -63,6 +65,26 @@ def render_all(spec: NetworkSpec) -> dict[str, str]:
     return outputs
 
 
+def render_matrix_only(spec: NetworkSpec) -> dict[str, str]:
+    """A network too wide to derive unit by unit: derived and printed at the matrix level,
+    its derivation proved at small widths (it does not depend on them), its printed module
+    checked against central differences of its own loss at the real widths. No notebook
+    and no C loop: both are written unit by unit."""
+    from derive.latex import render_matrix
+    from derive.matrix import derive_matrix, prove_at_small_widths
+    from derive.matrix_code import render_matrix_module
+    from derive.verify import verify_by_differences
+
+    matrix = derive_matrix(spec)
+    prove_at_small_widths(matrix)
+    names = output_names(spec)
+    module = render_matrix_module(matrix)
+    verify_by_differences(spec.name, module)
+    return {names["module"]: module,
+            names["tex"]: render_matrix(matrix, "gradients.tex.j2"),
+            names["md"]: render_matrix(matrix, "gradients.md.j2")}
+
+
 def why_stale(spec: NetworkSpec, out_dir: Path, stamp: str) -> str | None:
     """Why the outputs of `spec` in `out_dir` are not what derive would write now (None:
     they are): the manifest records `stamp` for the spec and every output is the very file
@@ -74,7 +96,8 @@ def why_stale(spec: NetworkSpec, out_dir: Path, stamp: str) -> str | None:
     if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
         return f"{out_dir / MANIFEST} has no record of spec {spec.name}"
     names = output_names(spec)
-    required = [names[kind] for kind in ("module", "tex", "md", "notebook")]
+    required = [names[kind] for kind in ("module", "tex", "md", "notebook")
+                if kind != "notebook" or not spec.matrix_only]
     listed = [name for name in names.values() if name in entry["files"]]
     if not set(required) <= set(listed):
         return f"{out_dir / MANIFEST} lists only some of the files of spec {spec.name}"

@@ -42,7 +42,8 @@ class _FormulaOrder:
 
     def _print_Mul(self, expr: sp.Mul) -> str:
         coeff, factors = expr.as_coeff_mul()
-        if not coeff.is_Rational or any(f.is_Pow and f.exp.is_negative for f in factors):
+        if self._network is None or not coeff.is_Rational or \
+                any(f.is_Pow and f.exp.is_negative for f in factors):
             return super()._print_Mul(expr)
         ordered = sorted(factors, key=lambda f: (*self._network.factor_rank(f), sp.srepr(f)))
         parts = [] if abs(coeff) == 1 else [self._print(abs(coeff))]
@@ -52,7 +53,7 @@ class _FormulaOrder:
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
         """W x + b, and subtracted terms last: `softplus(z) - y * z`, as the formulas read."""
         def rank(term: sp.Expr) -> tuple[bool, bool]:
-            info = self._network.info.get(term)
+            info = None if self._network is None else self._network.info.get(term)
             return (term.could_extract_minus_sign(), info is not None and info.family == "b")
 
         terms = sorted(expr.args, key=rank)
@@ -67,8 +68,10 @@ class NumPyCodePrinter(_FormulaOrder, NumPyPrinter):
     `used_helpers` records which, so the module defines exactly those.
     """
 
-    def __init__(self, network: Network, sigmoid_of: dict[str, str] | None = None) -> None:
-        """`sigmoid_of` names arrays already holding sigmoid(z), by the name of z."""
+    def __init__(self, network: Network | None,
+                 sigmoid_of: dict[str, str] | None = None) -> None:
+        """`sigmoid_of` names arrays already holding sigmoid(z), by the name of z; without a
+        `network`, symbols print as their names (matrix-level code)."""
         super().__init__({"order": "none"})
         self._network = network
         self._sigmoid_of = sigmoid_of or {}
@@ -81,7 +84,7 @@ class NumPyCodePrinter(_FormulaOrder, NumPyPrinter):
         return super()._module_format(fqn, register)
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
-        info = self._network.info.get(expr)
+        info = None if self._network is None else self._network.info.get(expr)
         return expr.name if info is None else code_name(info, expr.name, self._network)
 
     def _helper_call(self, name: str, arg: sp.Expr) -> str:
@@ -526,20 +529,20 @@ def module_sha256(text: str) -> str:
     return self_hash(text, PY_MARKER)
 
 
+def strings(items: list[str]) -> str:
+    """A tuple literal of strings, on one line where it fits beside its name."""
+    one_line = "(" + "".join(f'"{item}", ' for item in items).rstrip() + ")"
+    if len(one_line) <= 70:
+        return one_line
+    return "(\n" + "".join(f'    "{item}",\n' for item in items) + ")"
+
+
 def render_module(gradients: Gradients) -> str:
     """The generated NumPy module for one spec, stamped with its own hash."""
     network = gradients.network
     context = module_context(gradients)
     fast = context["fast"]
     math_names = [] if fast is None else fast["math_names"]
-
-    def strings(items: list[str]) -> str:
-        """A tuple literal of strings, on one line where it fits beside its name."""
-        one_line = "(" + "".join(f'"{item}", ' for item in items).rstrip() + ")"
-        if len(one_line) <= 70:
-            return one_line
-        return "(\n" + "".join(f'    "{item}",\n' for item in items) + ")"
-
     text = template_environment().get_template("module.py.j2").render(
         math_names=math_names,
         activations=strings([layer.activation.name for layer in network.layers]),

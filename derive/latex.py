@@ -15,7 +15,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from derive.files import template_environment
-from derive.functions import ACTIVATIONS, MARKERS, SPELLINGS, MarkerBase
+from derive.functions import ACTIVATIONS, LOSSES, MARKERS, SPELLINGS, MarkerBase
 from derive.gradients import Gradients
 from derive.matrix import MatrixGradients, derive_matrix, matrix_report
 from derive.network import Network, SymbolInfo
@@ -345,3 +345,34 @@ def render(gradients: Gradients, template: str, matrix: MatrixGradients | None =
     """Render the report through `templates/<template>` (gradients.tex.j2 or gradients.md.j2)."""
     return template_environment().get_template(template).render(
         report=build_report(gradients, matrix), spec=gradients.network.spec)
+
+
+def build_matrix_report(matrix: MatrixGradients) -> Report:
+    """The report of a network derived at the matrix level only: the forward pass and the
+    loss for a batch, the chain rule with shapes, the updates; no element-wise forms."""
+    forward = []
+    for layer in matrix.layers:
+        tag = f"{{({layer.number})}}"
+        previous = "X" if layer.number == 1 else f"A^{{({layer.number - 1})}}"
+        output = layer is matrix.layers[-1]
+        target = r"\hat{Y}" if output else f"A^{tag}"
+        forward.append(Formula(f"layer {layer.number}", rf"{target} = " + _apply(
+            layer.activation.name, rf"{previous} W^{{({layer.number})\top}} + "
+                                   rf"\mathbf{{1}} b^{{({layer.number})\top}}")))
+    loss = LOSSES[matrix.spec.loss]
+    sample_loss = sp.latex(loss.of_prediction(sp.Symbol(r"\hat{y}_n"), sp.Symbol("y_n")))
+    losses = [Formula(loss.title, "L = " + _mean(r"\ell_n") + rf", \qquad \ell_n = {sample_loss}")]
+    update = []
+    for layer in matrix.layers:
+        for letter in ("W", "b"):
+            whole = f"{letter}^{{({layer.number})}}"
+            update.append(Formula(f"{letter}{layer.number}",
+                                  rf"{whole} \leftarrow {whole} - \eta\, {_partial(whole)}"))
+    in_matrices = [Formula(caption, body) for caption, body in matrix_report(matrix)]
+    return Report(forward, losses, [], [], [], update, in_matrices)
+
+
+def render_matrix(matrix: MatrixGradients, template: str) -> str:
+    """The report of a network derived at the matrix level only."""
+    return template_environment().get_template(template).render(
+        report=build_matrix_report(matrix), spec=matrix.spec)

@@ -21,6 +21,7 @@ derivations check each other.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import sympy as sp
@@ -182,6 +183,38 @@ def prove(matrix: MatrixGradients, gradients: Gradients) -> None:
             if sp.expand(got[index] - want) != 0:
                 raise DerivationError(f"matrix form of dL/d{symbol} differs from the unit-by-unit "
                                       "derivation")
+
+
+SMALL_WIDTH = 2
+
+
+def prove_at_small_widths(matrix: MatrixGradients) -> None:
+    """Prove the matrix-level result of a network of any width.
+
+    The derivation never looks at the widths: the same layers and activations with every
+    width at most 2 derive the very same expressions (checked here). So proving that
+    small network's matrix form against its unit-by-unit derivation (`prove`) proves this
+    one's, at a cost that does not grow with the widths."""
+    from derive.gradients import derive
+    from derive.network import build
+
+    spec = matrix.spec
+    small_spec = dataclasses.replace(
+        spec, n_inputs=min(spec.n_inputs, SMALL_WIDTH),
+        hidden=tuple(min(width, SMALL_WIDTH) for width in spec.hidden))
+    small = derive_matrix(small_spec)
+    if _derivation(small) != _derivation(matrix):
+        raise DerivationError(f"the matrix-level derivation of {spec.name} depends on its "
+                              "widths; it cannot be proved at small ones")
+    prove(small, derive(build(small_spec)))
+
+
+def _derivation(matrix: MatrixGradients) -> tuple[str, ...]:
+    """Everything derived, as text: equal texts are equal expressions."""
+    return (sp.srepr(matrix.output_element),
+            *(sp.srepr(layer.fprime) for layer in matrix.layers),
+            *(f"{n}:{sp.srepr(e)}" for n, e in sorted(matrix.upstream.items())),
+            *(f"{n}:{sp.srepr(e)}" for n, e in matrix.grads.items()))
 
 
 def _tex_names(matrix: MatrixGradients) -> dict[sp.MatrixSymbol, sp.MatrixSymbol]:

@@ -220,3 +220,58 @@ def verify_c(gradients: Gradients, source: str, checked: list[Case] | None = Non
                                 flat[offset:offset + size], stepped)
                 offset += size
     return True
+
+
+def verify_by_differences(name: str, text: str, seed: int = 2026) -> None:
+    """A module derived at the matrix level, at its real widths: its gradients against
+    central differences of its own printed loss (Richardson-extrapolated), along random
+    directions through every parameter and at single entries of each. The derivation
+    itself is proved symbolically (derive/matrix.py); this proves the printing."""
+    try:
+        _verify_by_differences(name, text, seed)
+    except DerivationError:
+        raise
+    except Exception as error:  # printed code that does not even run: say so in one line
+        raise DerivationError(f"printed module does not run: {type(error).__name__}: "
+                              f"{error}; nothing was written") from None
+
+
+def _derivative(loss, params: dict[str, np.ndarray], direction: dict[str, np.ndarray],
+                X: np.ndarray, y: np.ndarray, h: float = 1e-4) -> float:
+    """d/dt loss(params + t direction) at t = 0: central differences at h and h/2, their
+    h^2 errors cancelled (error of order h^4)."""
+    def central(step: float) -> float:
+        up = {k: v + step * direction[k] for k, v in params.items()}
+        down = {k: v - step * direction[k] for k, v in params.items()}
+        return (loss(up, X, y) - loss(down, X, y)) / (2 * step)
+
+    return (4 * central(h / 2) - central(h)) / 3
+
+
+def _verify_by_differences(name: str, text: str, seed: int) -> None:
+    module = load_text(text, name)
+    rng = np.random.default_rng(seed)
+    for k, scale in enumerate((1.0, 1.0, 3.0)):
+        params = {n: scale * rng.normal(size=shape) / np.sqrt(fan_in)
+                  for n, shape, fan_in in module.PARAMS}
+        X = rng.normal(size=(5, module.N_INPUTS))
+        y = rng.integers(0, 2, size=5).astype(float)
+        loss, grads = module.loss_and_gradients(params, X, y)
+        if not _close(loss, module.loss(params, X, y)):
+            raise _fail("NumPy", "the loss (loss_and_gradients against loss)", k, loss,
+                        module.loss(params, X, y))
+        directions = [{n: rng.normal(size=np.shape(v)) for n, v in params.items()}
+                      for _ in range(3)]
+        for n, value in params.items():  # single entries, a few of each parameter
+            for flat in rng.choice(max(1, np.size(value)), size=min(3, np.size(value)),
+                                   replace=False):
+                unit = {m: np.zeros(np.shape(v)) for m, v in params.items()}
+                unit[n].flat[flat] = 1.0
+                directions.append(unit)
+        for direction in directions:
+            want = _derivative(module.loss, params, direction, X, y)
+            got = sum(float(np.sum(grads[n] * direction[n])) for n in params)
+            if abs(got - want) > 1e-6 * max(1.0, abs(want)):
+                entry = [n for n in params if np.any(direction[n])]
+                what = f"dL/d{entry[0]}" if len(entry) == 1 else "the gradient along a direction"
+                raise _fail("NumPy", what + " (central differences)", k, got, want)

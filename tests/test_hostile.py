@@ -92,7 +92,7 @@ def test_spec_validation_refuses_code_like_descriptions(tmp_path, description):
 def test_spec_limits_are_one_line(tmp_path, name, text):
     base = (REPO / "specs" / "xor.toml").read_text().replace('name = "xor"', f'name = "{name}"')
     if name == "wide":
-        base = base.replace("hidden = [2]", "hidden = [512, 512]")
+        base = base.replace("hidden = [2]", "hidden = [4097]")
     if name == "tall":
         base = base.replace("hidden = [2]", "hidden = [1]" if False else "hidden = " +
                             str([1] * 2000))

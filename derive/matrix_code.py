@@ -1,0 +1,168 @@
+"""The NumPy module of a network derived at the matrix level only (derive/matrix.py): one
+matrix product per layer, every line printed from an expression SymPy derived, so the code
+is as long for 784-1024-10 as for 2-4-1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
+
+from derive.codegen import Line, NumPyCodePrinter, helper_imports, numpy_helpers, strings
+from derive.files import template_environment
+from derive.functions import ACTIVATIONS, LOSSES
+from derive.matrix import MatrixGradients, MatrixLayer
+from derive.stamps import PY_MARKER, stamp_self
+
+
+class MatrixCodePrinter(NumPyCodePrinter):
+    """Matrix expressions as NumPy: A B -> A @ B, A^T -> A.T, and the ones column by what
+    it does: 1 b^T (b's row for every sample) -> b, broadcast; G^T 1 (G's column sums) ->
+    G.sum(axis=0). Element-wise expressions print as NumPyCodePrinter prints them."""
+
+    def __init__(self, sigmoid_of: dict[str, str] | None = None) -> None:
+        super().__init__(None, sigmoid_of)
+
+    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
+        return expr.name
+
+    def _atom(self, expr: sp.Expr) -> str:
+        """`expr` where a method call follows it: parenthesised unless a name."""
+        return self.parenthesize(expr, PRECEDENCE["Atom"], strict=True)
+
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
+        return f"{self._atom(expr.arg)}.T"
+
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
+        factors = list(expr.args)
+        if len(factors) == 2 and isinstance(factors[0], sp.OneMatrix):
+            row = factors[1]
+            return self._print(row.arg if isinstance(row, sp.Transpose) else row)
+        if len(factors) == 2 and isinstance(factors[1], sp.OneMatrix):
+            summed = factors[0]
+            if isinstance(summed, sp.Transpose):
+                return f"{self._atom(summed.arg)}.sum(axis=0)"
+            return f"{self._atom(summed)}.sum(axis=1)"
+        return " @ ".join(self.parenthesize(f, PRECEDENCE["Mul"]) for f in factors)
+
+    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
+        """A W^T + 1 b^T: the product first, the broadcast bias last, as the formula reads."""
+        terms = sorted(expr.args, key=lambda t: t.has(sp.OneMatrix))
+        return " + ".join(self._print(t) for t in terms)
+
+
+@dataclass(frozen=True)
+class MatrixParam:
+    """A parameter as the module stores it (the output layer of one unit keeps the names
+    and shapes of the unit-by-unit modules: w_L a vector, b_L a scalar) and as the matrix
+    code computes with it."""
+
+    name: str
+    shape: tuple[int, ...]
+    fan_in: int
+    code: str  # the array name in the matrix code
+    code_shape: tuple[int, ...]  # W (n_l, n_(l-1)), b (n_l,): a row, broadcast over samples
+
+
+def matrix_params(matrix: MatrixGradients) -> list[MatrixParam]:
+    widths = matrix.spec.widths
+    params = []
+    for layer in matrix.layers:
+        n_out, n_in = widths[layer.number], widths[layer.number - 1]
+        single = layer is matrix.layers[-1] and n_out == 1
+        params.append(MatrixParam(f"w{layer.number}" if single else layer.W.name,
+                                  (n_in,) if single else (n_out, n_in), n_in, layer.W.name,
+                                  (n_out, n_in)))
+        params.append(MatrixParam(layer.b.name, () if single else (n_out,), n_in,
+                                  layer.b.name, (n_out,)))
+    return params
+
+
+def _element(expr: sp.Expr, values: dict[sp.Symbol, str]) -> sp.Expr:
+    return expr.xreplace({symbol: sp.Symbol(name) for symbol, name in values.items()})
+
+
+def _layer_arrays(matrix: MatrixGradients, layer: MatrixLayer) -> tuple[str, str]:
+    """(Z, A) array names of a layer: the output layer's A is Y_hat."""
+    return layer.Z.name, "Y_hat" if layer is matrix.layers[-1] else layer.A.name
+
+
+def matrix_module_context(matrix: MatrixGradients) -> dict:
+    """What module.py.j2 needs for a matrix-level module, every line printed by SymPy."""
+    spec = matrix.spec
+    printer = MatrixCodePrinter()
+    params = matrix_params(matrix)
+    forward = []
+    renames: dict[sp.MatrixSymbol, sp.MatrixSymbol] = {}
+    for layer in matrix.layers:
+        inputs = matrix.inputs_of(layer)
+        z_name, a_name = _layer_arrays(matrix, layer)
+        ones = sp.OneMatrix(matrix.N, 1)
+        affine = (inputs * layer.W.T + ones * layer.b.T).xreplace(renames)
+        forward.append(Line(z_name, printer.doprint(affine)))
+        activated = layer.activation.apply(sp.Symbol(z_name))
+        forward.append(Line(a_name, printer.doprint(activated)))
+        renames[layer.A] = sp.MatrixSymbol(a_name, *layer.A.shape)
+    output = matrix.layers[-1]
+    z_out, a_out = _layer_arrays(matrix, output)
+    loss = LOSSES[spec.loss]
+    logit_form = loss.logit_forms.get(output.activation.name)
+    element_loss = (logit_form(matrix.z, matrix.y) if logit_form is not None
+                    else loss.of_prediction(output.activation.apply(matrix.z), matrix.y))
+    element_loss = _element(element_loss, {matrix.z: z_out, matrix.y: "Y"})
+    with_prediction = MatrixCodePrinter({z_out: a_out})
+    delta_out = _element(matrix.output_element,
+                         {matrix.y_hat: a_out, matrix.y: "Y", matrix.z: z_out})
+    deltas = [Line(output.Delta.name, printer.doprint(delta_out / sp.Symbol("N")))]
+    for layer in reversed(matrix.layers[:-1]):
+        z_name, a_name = _layer_arrays(matrix, layer)
+        upstream = printer.doprint(matrix.upstream[layer.number].xreplace(renames))
+        local = printer.doprint(_element(layer.fprime, {matrix.z: z_name, matrix.a: a_name}))
+        deltas.append(Line(layer.Delta.name, f"({upstream}) * ({local})"))
+    grads, loads = [], []
+    for param in params:  # dL/dW = Delta^T A and dL/db = Delta^T 1 come out in code shapes
+        value = printer.doprint(matrix.grads[param.code].xreplace(renames))
+        load = f'np.asarray(params["{param.name}"], dtype=np.float64)'
+        if param.shape != param.code_shape:
+            value = f"np.reshape({value}, {param.shape})"
+            load += f".reshape({param.code_shape})"
+        grads.append(Line(param.name, value))
+        loads.append(Line(param.code, load))
+    sample_loss = printer.doprint(element_loss)
+    loss_with_prediction = with_prediction.doprint(element_loss)
+    helpers = printer.used_helpers | with_prediction.used_helpers
+    return {
+        "spec": spec,
+        "loss_title": loss.title,
+        "params": params,
+        "mode": "matrix",
+        "matrix_only": True,
+        "loads": loads,
+        "columns": [],
+        "forward": forward,
+        "prediction": f"{a_out}[:, 0]",
+        "deltas": deltas,
+        "grads": grads,
+        "sample_loss": sample_loss,
+        "loss_with_prediction": loss_with_prediction,
+        "fast": None,
+        "helpers": numpy_helpers(helpers),
+        "helper_imports": helper_imports(helpers),
+    }
+
+
+def render_matrix_module(matrix: MatrixGradients) -> str:
+    """The generated NumPy module of a network derived at the matrix level only."""
+    spec = matrix.spec
+    context = matrix_module_context(matrix)
+    activations = [ACTIVATIONS[name] for name in spec.activations]
+    text = template_environment().get_template("module.py.j2").render(
+        math_names=[],
+        activations=strings([a.name for a in activations]),
+        torch_activations=strings([a.torch for a in activations]),
+        torch_loss=LOSSES[spec.loss].torch, labels=LOSSES[spec.loss].labels,
+        module_sha256="0" * 64, **context)
+    return stamp_self(text, PY_MARKER)
+

@@ -1,0 +1,125 @@
+"""Networks too wide to derive unit by unit: derived, printed and checked at the matrix level
+(derive/matrix.py, derive/matrix_code.py), against a referee written from the spec file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import spec_oracle as oracle
+from conftest import REPO, require_torch
+
+from derive.__main__ import render_matrix_only
+from derive.gradients import DerivationError
+from derive.spec import UNIT_BY_UNIT_MAX_PARAMS, SpecError, load_spec
+from derive.verify import load_text, verify_by_differences
+
+WIDE = {  # name: (hidden, activations, output, loss)
+    "wide_relu": ([300], "relu", "sigmoid", "bce"),
+    "wide_tanh_gelu": ([96, 40], ["tanh", "gelu"], "sigmoid", "bce"),
+    "wide_silu_mse": ([64, 48, 8], ["silu", "leaky_relu", "softplus"], "identity", "mse"),
+}
+
+
+def _write_spec(folder, name: str) -> object:
+    hidden, activation, output, loss = WIDE[name]
+    path = folder / f"{name}.toml"
+    path.write_text(f'name = "{name}"\ndescription = "a wide test network"\ninputs = 2\n'
+                    f"hidden = {hidden}\nactivation = {json.dumps(activation)}\n"
+                    f'output = "{output}"\nloss = "{loss}"\ndataset = "moons"\n')
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(WIDE))
+def test_wide_networks_equal_the_spec_files_hand_written_backpropagation(tmp_path, name):
+    path = _write_spec(tmp_path, name)
+    spec = load_spec(path)
+    assert spec.matrix_only and spec.n_params > UNIT_BY_UNIT_MAX_PARAMS
+    outputs = render_matrix_only(spec)
+    assert sorted(outputs) == sorted([f"{name}.py", f"{name}.md", f"{name}.tex"])
+    module = load_text(outputs[f"{name}.py"], name)
+    raw = oracle.read_spec(path)
+    rng = np.random.default_rng(7)
+    assert [(n, tuple(s)) for n, s, _ in module.PARAMS] == \
+        [(n, tuple(s)) for n, s, _ in raw.layout]
+    for scale in (1.0, 4.0):
+        params = {n: scale * rng.normal(size=s) / np.sqrt(f) for n, s, f in module.PARAMS}
+        X = rng.normal(size=(33, 2))
+        y = rng.integers(0, 2, 33).astype(float)
+        loss, grads = module.loss_and_gradients(params, X, y)
+        assert loss == pytest.approx(oracle.loss(raw, params, X, y), rel=1e-12)
+        want = oracle.backprop(raw, params, X, y)
+        for n in want:
+            assert grads[n].shape == want[n].shape
+            np.testing.assert_allclose(grads[n], want[n], rtol=1e-9,
+                                       atol=1e-12 * np.abs(want[n]).max())
+        np.testing.assert_allclose(module.forward(params, X), oracle.predict(raw, params, X),
+                                   rtol=1e-12)
+
+
+def test_the_printed_code_is_one_line_per_layer_and_its_report_has_shapes(tmp_path):
+    outputs = render_matrix_only(load_spec(_write_spec(tmp_path, "wide_tanh_gelu")))
+    code = outputs["wide_tanh_gelu.py"]
+    assert "Delta2 = (Delta3 @ W3) * (" in code and '"W1": Delta1.T @ X,' in code
+    assert '"b2": Delta2.sum(axis=0),' in code
+    assert max(len(line) for line in code.splitlines() if str(tmp_path) not in line) <= 100
+    report = outputs["wide_tanh_gelu.md"]
+    assert r"\text{result}: n_{2} \times n_{1} \;(40 \times 96)" in report
+    assert "element-wise:" not in report  # 4000 entries are not a report
+
+
+@pytest.mark.parametrize("plant", [
+    ("* (1 - A1**2)", "* (1 - A1)"),           # tanh' written as if it were f' = 1 - a
+    ('"W2": Delta2.T @ A1', '"W2": Delta2.T @ A1 * 1.0001'),
+    ("Delta3 = (Y_hat - Y)/N", "Delta3 = (Y_hat - Y)"),
+])
+def test_a_planted_printing_error_is_caught_by_the_differences(tmp_path, plant):
+    code = render_matrix_only(load_spec(_write_spec(tmp_path, "wide_tanh_gelu")))[
+        "wide_tanh_gelu.py"]
+    assert plant[0] in code
+    with pytest.raises(DerivationError, match="central differences"):
+        verify_by_differences("wide_tanh_gelu", code.replace(plant[0], plant[1]))
+
+
+def test_width_limits(tmp_path):
+    base = (REPO / "specs" / "xor.toml").read_text()
+    (tmp_path / "huge.toml").write_text(base.replace('name = "xor"', 'name = "huge"')
+                                        .replace("hidden = [2]", "hidden = [4097]"))
+    with pytest.raises(SpecError, match="hidden"):
+        load_spec(tmp_path / "huge.toml")
+    assert not load_spec("moons_relu").matrix_only  # shipped specs keep their full reports
+
+
+def test_derive_writes_a_wide_network_and_knows_it_is_current(tmp_path):
+    path = _write_spec(tmp_path, "wide_relu")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "derive", str(path), "--out", str(out)]
+    first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json", "wide_relu.md", "wide_relu.py", "wide_relu.tex"]
+    again = subprocess.run([*command, "--if-stale"], cwd=REPO, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0 and "wrote" not in again.stdout + again.stderr
+
+
+@pytest.mark.torch
+def test_wide_gradients_equal_torch_autograd(tmp_path):
+    torch = require_torch()
+    path = _write_spec(tmp_path, "wide_tanh_gelu")
+    module = load_text(render_matrix_only(load_spec(path))["wide_tanh_gelu.py"], "m")
+    rng = np.random.default_rng(3)
+    params = {n: rng.normal(size=s) / np.sqrt(f) for n, s, f in module.PARAMS}
+    X, y = rng.normal(size=(50, 2)), rng.integers(0, 2, 50).astype(float)
+    t = {n: torch.tensor(v, requires_grad=True) for n, v in params.items()}
+    a = torch.tensor(X)
+    a = torch.tanh(a @ t["W1"].T + t["b1"])
+    a = torch.nn.functional.gelu(a @ t["W2"].T + t["b2"])
+    logit = a @ t["w3"] + t["b3"]
+    torch.nn.functional.binary_cross_entropy_with_logits(logit, torch.tensor(y)).backward()
+    _, grads = module.loss_and_gradients(params, X, y)
+    for n, v in t.items():
+        np.testing.assert_allclose(grads[n], v.grad.numpy(), rtol=1e-9, atol=1e-15)
