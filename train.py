@@ -30,7 +30,7 @@ from trainer.errors import EXIT_BAD_INPUT, EXIT_DIVERGED, BadInput, Diverged  # 
 from trainer.loops import BACKENDS, PATH_NAMES, choose_path, init_params, train  # noqa: E402
 from trainer.model import check_fresh, for_spec, spec_name  # noqa: E402
 from trainer.outputs import check_out  # noqa: E402
-from trainer.run import classes, prediction_table, write_run  # noqa: E402
+from trainer.run import classes, confusion, labels, prediction_table, write_run  # noqa: E402
 from trainer.torch_reference import compare_with_torch, import_torch  # noqa: E402
 
 
@@ -87,7 +87,10 @@ def train_main(argv: list[str]) -> int:
         reference = compare_with_torch(model, init, X, y, lr, args.epochs, params, history,
                                        optimizer)
 
-    correct = int(np.sum(classes(model, params, X) == (y >= 0.5)))
+    correct = int(np.sum(classes(model, params, X) == labels(model, y)))
+    held_out = model.dataset("test") if model.HELD_OUT and not args.data else None
+    test_correct = None if held_out is None else \
+        int(np.sum(classes(model, params, held_out[0]) == labels(model, held_out[1])))
     record = {
         "spec": model.SPEC_NAME, "spec_file": model.SPEC_FILE,
         "generated_sha256": model.MODULE_SHA256, "data": data_name,
@@ -96,19 +99,25 @@ def train_main(argv: list[str]) -> int:
         "init": to_json(init), "params": to_json(params), "final_loss": final_loss,
         "accuracy": correct / len(X), "optimizer": optimizer.settings(),
     }
+    if held_out is not None:
+        record["test_accuracy"] = test_correct / len(held_out[1])
     if reference is not None:
         record["torch"] = reference["summary"]
     verdict = "" if correct == len(X) else f", NOT solved: {correct}/{len(X)} correct"
     written = write_run(model, out, record, history, params, X, y,
                         f"{model.SPEC_NAME}{f' on {args.data.name}' if args.data else ''} "
                         f"(lr {lr:g}, {start})", verdict,
-                        None if reference is None else reference["history"])
+                        None if reference is None else reference["history"],
+                        confusion(model, params, *(held_out or (X, y)))
+                        if model.LABELS == "classes" else None)
 
     solved = correct == len(X)
     shown = f"{final_loss:.6f}" if abs(final_loss) >= 1e-3 else f"{final_loss:.3e}"
     print(f"final loss {shown} after {args.epochs} epochs; accuracy "
           f"{correct}/{len(X)} ({correct / len(X):.1%}); "
-          f"{'solved' if solved else 'NOT solved'} {data_name}")
+          f"{'solved' if solved else 'NOT solved'} {data_name}"
+          + ("" if held_out is None else f"; test accuracy {test_correct}/{len(held_out[1])} "
+                                         f"({test_correct / len(held_out[1]):.1%})"))
     if len(X) <= 16:
         print(prediction_table(model, params, X, y))
     say("wrote " + ", ".join(str(out / name) for name in written))
@@ -141,11 +150,20 @@ def predict_main(argv: list[str]) -> int:
                        f"got {len(args.x)}")
     params = from_json(model, record["params"], str(args.params))
     with np.errstate(all="ignore"):  # overflow shows up as a non-finite y_hat, reported below
-        y_hat = float(model.forward(params, np.array([args.x]))[0])
+        output = np.asarray(model.forward(params, np.array([args.x]))[0], dtype=float)
+    inputs = " ".join(f"{v:g}" for v in args.x)
+    if model.LABELS == "classes":
+        if not np.all(np.isfinite(output)):
+            raise BadInput(f"{args.params}: these parameters overflow for input {args.x}; "
+                           "are they from a diverged run?")
+        shown = "  ".join(f"{k}: {p:.4f}" for k, p in enumerate(output))
+        print(f"{model.SPEC_NAME} ({args.params}): x = [{inputs}]  class = "
+              f"{int(np.argmax(output))}  probabilities  {shown}")
+        return 0
+    y_hat = float(output)
     if not math.isfinite(y_hat):
         raise BadInput(f"{args.params}: these parameters overflow for input {args.x} "
                        "(y_hat is not a number); are they from a diverged run?")
-    inputs = " ".join(f"{v:g}" for v in args.x)
     print(f"{model.SPEC_NAME} ({args.params}): x = [{inputs}]  y_hat = {y_hat:.6f}  "
           f"class = {int(y_hat >= 0.5)}")
     return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 
 from derive import stamps
-from derive.spec import NetworkSpec
+from derive.spec import HELD_OUT_DATASETS, NetworkSpec
 from derive.stamps import inputs_hash
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -142,4 +142,5 @@ def template_environment() -> jinja2.Environment:
     )
     environment.filters.update(ESCAPES)
     environment.filters["assign"] = assign
+    environment.globals["held_out"] = HELD_OUT_DATASETS
     return environment

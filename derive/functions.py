@@ -350,3 +350,38 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
          logit_forms={"sigmoid": lambda z, y: softplus(z) - y * z}),
     Loss("mse", "squared error", lambda y_hat, y: (y_hat - y) ** 2, "mse_loss", "real"),
 )}
+
+
+def _row_only(z: sp.Expr) -> sp.Expr:
+    raise TypeError("softmax acts on a row of logits, not on one element")
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """An output over a whole row of K logits and the loss it goes with: softmax with
+    categorical cross-entropy, for labels 0..K-1. Not element-wise, so not an Activation
+    of the registry above: `sample_loss` is the per-sample loss over IndexedBase rows of
+    symbolic length, from which SymPy derives the output delta (derive/matrix.py)."""
+
+    name: str
+    loss: str
+    title: str
+    latex: str
+    torch: str  # the torch.nn.functional loss, applied to the logits and the labels
+
+    def sample_loss(self, z: sp.IndexedBase, y: sp.IndexedBase, k: sp.Symbol, j: sp.Symbol,
+                    K: sp.Symbol) -> sp.Expr:
+        """-sum_k y_k log softmax(z)_k, y one-hot: the definition, nothing rewritten."""
+        return -sp.Sum(y[k] * sp.log(sp.exp(z[k]) / sp.Sum(sp.exp(z[j]), (j, 1, K))),
+                       (k, 1, K))
+
+    @property
+    def activation(self) -> Activation:
+        """The output layer's record where one is needed (its names in LaTeX and PyTorch)."""
+        return Activation(self.name, _row_only, None, self.latex, "")
+
+
+CLASSIFIERS: dict[str, Classifier] = {c.name: c for c in (
+    Classifier("softmax", "cross_entropy", "categorical cross-entropy",
+               r"\operatorname{softmax}", "cross_entropy"),
+)}

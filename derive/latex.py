@@ -15,7 +15,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from derive.files import template_environment
-from derive.functions import ACTIVATIONS, LOSSES, MARKERS, SPELLINGS, MarkerBase
+from derive.functions import ACTIVATIONS, CLASSIFIERS, LOSSES, MARKERS, SPELLINGS, MarkerBase
 from derive.gradients import Gradients
 from derive.matrix import MatrixGradients, derive_matrix, matrix_report
 from derive.network import Network, SymbolInfo
@@ -214,7 +214,8 @@ def _transposed(vector: str) -> str:
 def _apply(activation: str, body: str) -> str:
     if activation == "identity":
         return body
-    return rf"{ACTIVATIONS[activation].latex}\left({body}\right)"
+    record = CLASSIFIERS[activation] if activation in CLASSIFIERS else ACTIVATIONS[activation]
+    return rf"{record.latex}\left({body}\right)"
 
 
 def _forward(network: Network, plain: NetworkLatexPrinter) -> list[Formula]:
@@ -359,9 +360,15 @@ def build_matrix_report(matrix: MatrixGradients) -> Report:
         forward.append(Formula(f"layer {layer.number}", rf"{target} = " + _apply(
             layer.activation.name, rf"{previous} W^{{({layer.number})\top}} + "
                                    rf"\mathbf{{1}} b^{{({layer.number})\top}}")))
-    loss = LOSSES[matrix.spec.loss]
-    sample_loss = sp.latex(loss.of_prediction(sp.Symbol(r"\hat{y}_n"), sp.Symbol("y_n")))
-    losses = [Formula(loss.title, "L = " + _mean(r"\ell_n") + rf", \qquad \ell_n = {sample_loss}")]
+    classifier = CLASSIFIERS.get(matrix.spec.output_activation)
+    if classifier is not None:  # y_n one-hot: the label's log-probability
+        title = classifier.title
+        sample_loss = r"-\sum_{k=1}^{K} y_{nk} \log \hat{y}_{nk}"
+    else:
+        loss = LOSSES[matrix.spec.loss]
+        title = loss.title
+        sample_loss = sp.latex(loss.of_prediction(sp.Symbol(r"\hat{y}_n"), sp.Symbol("y_n")))
+    losses = [Formula(title, "L = " + _mean(r"\ell_n") + rf", \qquad \ell_n = {sample_loss}")]
     update = []
     for layer in matrix.layers:
         for letter in ("W", "b"):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from derive.functions import ACTIVATIONS, LOSSES, Activation
+from derive.functions import ACTIVATIONS, CLASSIFIERS, LOSSES, Activation, Classifier
 from derive.gradients import DerivationError, Gradients, activation_derivative, element_output_delta
 from derive.spec import NetworkSpec
 
@@ -43,7 +43,7 @@ class MatrixLayer:
     Z: sp.MatrixSymbol
     A: sp.MatrixSymbol
     Delta: sp.MatrixSymbol
-    fprime: sp.Expr  # f'(z) of one element, in the element symbols z and a
+    fprime: sp.Expr | None  # f'(z) of one element, in z and a (None: a row-wise output)
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,41 @@ def affine_vjp(G: sp.MatrixSymbol, A: sp.MatrixSymbol, W: sp.MatrixSymbol,
     return tuple(sp.simplify(local.diff(m)) for m in (A, W, b))
 
 
+def softmax_output_delta(classifier: Classifier, y_hat: sp.Symbol, y: sp.Symbol) -> sp.Expr:
+    """N dL/dZ of one output element of a softmax with cross-entropy, from SymPy: the
+    per-sample loss over rows of symbolic length K differentiated by z_m, given that y is
+    one-hot (sum_k y_k = 1) and writing softmax(z)_m as y_hat. Expected: y_hat - y."""
+    K = sp.Symbol("K", integer=True, positive=True)
+    z, t = sp.IndexedBase("z", real=True), sp.IndexedBase("y", real=True)
+    j, k, m = sp.symbols("j k m", integer=True, positive=True)
+    derivative = classifier.sample_loss(z, t, k, j, K).diff(z[m]).doit()
+    derivative = sp.piecewise_fold(sp.simplify(derivative))
+    if isinstance(derivative, sp.Piecewise):  # the branch for 1 <= m <= K
+        derivative = next(e for e, c in derivative.args if c != sp.true)
+    total = sp.Sum(sp.exp(z[j]), (j, 1, K))
+    one_hot = derivative.subs(sp.Sum(t[k], (k, 1, K)), 1)
+    element = sp.simplify(one_hot.subs(sp.exp(z[m]), y_hat * total)).xreplace({t[m]: y})
+    if element.free_symbols != {y_hat, y}:
+        raise DerivationError(f"softmax output delta did not simplify: {element}")
+    return element
+
+
+def prove_softmax_delta(classifier: Classifier, element: sp.Expr, y_hat: sp.Symbol,
+                        y: sp.Symbol, classes: int = 3) -> None:
+    """The derived delta against the definition written out for `classes` explicit logits
+    and every one-hot label, exactly."""
+    zs = sp.symbols(f"z1:{classes + 1}", real=True)
+    total = sp.Add(*(sp.exp(z) for z in zs))
+    for label in range(classes):
+        loss = -sp.log(sp.exp(zs[label]) / total)
+        for m, z in enumerate(zs):
+            want = sp.diff(loss, z)
+            got = element.xreplace({y_hat: sp.exp(z) / total, y: int(m == label)})
+            if sp.simplify(want - got) != 0:
+                raise DerivationError(f"softmax output delta differs at label {label}, "
+                                      f"logit {m + 1}")
+
+
 def derive_matrix(spec: NetworkSpec) -> MatrixGradients:
     """The matrix-level chain rule of `spec`'s network; its widths do not enter (only the
     number of layers and their activations do)."""
@@ -93,17 +128,25 @@ def derive_matrix(spec: NetworkSpec) -> MatrixGradients:
     z, a, y_hat, y = sp.symbols("z a yhat y", real=True)
     X = sp.MatrixSymbol("X", N, widths[0])
     layers = []
+    classifier = CLASSIFIERS.get(spec.output_activation)
     for number in range(1, depth + 1):
-        activation = ACTIVATIONS[spec.activations[number - 1]]
+        row_output = classifier is not None and number == depth
+        activation = classifier.activation if row_output else \
+            ACTIVATIONS[spec.activations[number - 1]]
         n_out, n_in = widths[number], widths[number - 1]
         layers.append(MatrixLayer(
             number, activation, sp.MatrixSymbol(f"W{number}", n_out, n_in),
             sp.MatrixSymbol(f"b{number}", n_out, 1), sp.MatrixSymbol(f"Z{number}", N, n_out),
             sp.MatrixSymbol(f"A{number}", N, n_out), sp.MatrixSymbol(f"Delta{number}", N, n_out),
-            activation_derivative(activation, z, a)))
+            None if row_output else activation_derivative(activation, z, a)))
     Y = sp.MatrixSymbol("Y", N, widths[-1])
     output = layers[-1]
-    output_element = element_output_delta(output.activation, LOSSES[spec.loss], z, y_hat, y)
+    if classifier is not None:
+        output_element = softmax_output_delta(classifier, y_hat, y)
+        prove_softmax_delta(classifier, output_element, y_hat, y)
+    else:
+        output_element = element_output_delta(output.activation, LOSSES[spec.loss], z, y_hat,
+                                              y)
     upstream, grads = {}, {}
     for layer in reversed(layers):
         inputs = X if layer.number == 1 else layers[layer.number - 2].A
@@ -202,6 +245,12 @@ def prove_at_small_widths(matrix: MatrixGradients) -> None:
     small_spec = dataclasses.replace(
         spec, n_inputs=min(spec.n_inputs, SMALL_WIDTH),
         hidden=tuple(min(width, SMALL_WIDTH) for width in spec.hidden))
+    if spec.output_activation in CLASSIFIERS:
+        # The unit-by-unit derivation has one output: prove the chain rule below the
+        # output with a sigmoid unit, whose delta is the same y_hat - y (each delta is
+        # proved on its own: softmax_output_delta, element_output_delta).
+        small_spec = dataclasses.replace(small_spec, output_activation="sigmoid", loss="bce",
+                                         n_outputs=1)
     small = derive_matrix(small_spec)
     if _derivation(small) != _derivation(matrix):
         raise DerivationError(f"the matrix-level derivation of {spec.name} depends on its "
@@ -212,7 +261,7 @@ def prove_at_small_widths(matrix: MatrixGradients) -> None:
 def _derivation(matrix: MatrixGradients) -> tuple[str, ...]:
     """Everything derived, as text: equal texts are equal expressions."""
     return (sp.srepr(matrix.output_element),
-            *(sp.srepr(layer.fprime) for layer in matrix.layers),
+            *(sp.srepr(layer.fprime) for layer in matrix.layers[:-1]),
             *(f"{n}:{sp.srepr(e)}" for n, e in sorted(matrix.upstream.items())),
             *(f"{n}:{sp.srepr(e)}" for n, e in matrix.grads.items()))
 

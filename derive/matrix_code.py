@@ -12,9 +12,22 @@ from sympy.printing.precedence import PRECEDENCE
 
 from derive.codegen import Line, NumPyCodePrinter, helper_imports, numpy_helpers, strings
 from derive.files import template_environment
-from derive.functions import ACTIVATIONS, LOSSES
+from derive.functions import CLASSIFIERS, LOSSES
 from derive.matrix import MatrixGradients, MatrixLayer
 from derive.stamps import PY_MARKER, stamp_self
+
+# The NumPy helpers of a row-wise output: each row's largest logit subtracted first, the
+# same values without overflow.
+ROW_HELPERS = {
+    "softmax": """def softmax(Z):
+    \"\"\"Each row's exp(z_k) / sum_j exp(z_j), computed without overflow.\"\"\"
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)""",
+    "logsumexp": """def logsumexp(Z):
+    \"\"\"Each row's log sum_j exp(z_j), computed without overflow.\"\"\"
+    top = Z.max(axis=1)
+    return top + np.log(np.exp(Z - top[:, None]).sum(axis=1))""",
+}
 
 
 class MatrixCodePrinter(NumPyCodePrinter):
@@ -102,17 +115,34 @@ def matrix_module_context(matrix: MatrixGradients) -> dict:
         ones = sp.OneMatrix(matrix.N, 1)
         affine = (inputs * layer.W.T + ones * layer.b.T).xreplace(renames)
         forward.append(Line(z_name, printer.doprint(affine)))
-        activated = layer.activation.apply(sp.Symbol(z_name))
-        forward.append(Line(a_name, printer.doprint(activated)))
+        if layer.fprime is None:  # a row-wise output: its helper, by name
+            forward.append(Line(a_name, f"{layer.activation.name}({z_name})"))
+        else:
+            activated = layer.activation.apply(sp.Symbol(z_name))
+            forward.append(Line(a_name, printer.doprint(activated)))
         renames[layer.A] = sp.MatrixSymbol(a_name, *layer.A.shape)
     output = matrix.layers[-1]
     z_out, a_out = _layer_arrays(matrix, output)
-    loss = LOSSES[spec.loss]
-    logit_form = loss.logit_forms.get(output.activation.name)
-    element_loss = (logit_form(matrix.z, matrix.y) if logit_form is not None
-                    else loss.of_prediction(output.activation.apply(matrix.z), matrix.y))
-    element_loss = _element(element_loss, {matrix.z: z_out, matrix.y: "Y"})
+    classifier = CLASSIFIERS.get(spec.output_activation)
     with_prediction = MatrixCodePrinter({z_out: a_out})
+    if classifier is not None:
+        # -sum_k y_k log softmax(z)_k for one-hot y, through the logits: log-sum-exp of the
+        # row minus the label's logit (verify.py checks it against the definition).
+        title, labels, row_helpers = classifier.title, "classes", ["softmax", "logsumexp"]
+        sample_loss = loss_with_prediction = f"logsumexp({z_out}) - np.sum(Y * {z_out}, axis=1)"
+        targets_line = "Y = _one_hot(y, X.shape[0])"
+        prediction = a_out
+    else:
+        loss = LOSSES[spec.loss]
+        title, labels, row_helpers = loss.title, loss.labels, []
+        logit_form = loss.logit_forms.get(output.activation.name)
+        element_loss = (logit_form(matrix.z, matrix.y) if logit_form is not None
+                        else loss.of_prediction(output.activation.apply(matrix.z), matrix.y))
+        element_loss = _element(element_loss, {matrix.z: z_out, matrix.y: "Y"})
+        sample_loss = printer.doprint(element_loss)
+        loss_with_prediction = with_prediction.doprint(element_loss)
+        targets_line = "Y = _targets(y, X.shape[0]).reshape(-1, 1)  # a row per sample"
+        prediction = f"{a_out}[:, 0]"
     delta_out = _element(matrix.output_element,
                          {matrix.y_hat: a_out, matrix.y: "Y", matrix.z: z_out})
     deltas = [Line(output.Delta.name, printer.doprint(delta_out / sp.Symbol("N")))]
@@ -130,25 +160,25 @@ def matrix_module_context(matrix: MatrixGradients) -> dict:
             load += f".reshape({param.code_shape})"
         grads.append(Line(param.name, value))
         loads.append(Line(param.code, load))
-    sample_loss = printer.doprint(element_loss)
-    loss_with_prediction = with_prediction.doprint(element_loss)
     helpers = printer.used_helpers | with_prediction.used_helpers
     return {
         "spec": spec,
-        "loss_title": loss.title,
+        "loss_title": title,
+        "labels": labels,
+        "targets_line": targets_line,
         "params": params,
         "mode": "matrix",
         "matrix_only": True,
         "loads": loads,
         "columns": [],
         "forward": forward,
-        "prediction": f"{a_out}[:, 0]",
+        "prediction": prediction,
         "deltas": deltas,
         "grads": grads,
         "sample_loss": sample_loss,
         "loss_with_prediction": loss_with_prediction,
         "fast": None,
-        "helpers": numpy_helpers(helpers),
+        "helpers": numpy_helpers(helpers) + [ROW_HELPERS[name] for name in row_helpers],
         "helper_imports": helper_imports(helpers),
     }
 
@@ -157,12 +187,13 @@ def render_matrix_module(matrix: MatrixGradients) -> str:
     """The generated NumPy module of a network derived at the matrix level only."""
     spec = matrix.spec
     context = matrix_module_context(matrix)
-    activations = [ACTIVATIONS[name] for name in spec.activations]
+    activations = [layer.activation for layer in matrix.layers]
+    classifier = CLASSIFIERS.get(spec.output_activation)
+    torch_loss = classifier.torch if classifier else LOSSES[spec.loss].torch
     text = template_environment().get_template("module.py.j2").render(
         math_names=[],
         activations=strings([a.name for a in activations]),
         torch_activations=strings([a.torch for a in activations]),
-        torch_loss=LOSSES[spec.loss].torch, labels=LOSSES[spec.loss].labels,
-        module_sha256="0" * 64, **context)
+        torch_loss=torch_loss, module_sha256="0" * 64, **context)
     return stamp_self(text, PY_MARKER)
 

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from derive.functions import ACTIVATIONS, LOSSES
+from derive.functions import ACTIVATIONS, CLASSIFIERS, LOSSES
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 DEFAULT_SPEC = "xor"
@@ -22,7 +22,11 @@ ACTIVATION_NAMES = tuple(ACTIVATIONS)
 OUTPUTS = {name: a.losses for name, a in ACTIVATIONS.items() if a.losses}  # output -> losses
 # Built-in data sets and their input width (their NumPy generators: templates/datasets.py.j2).
 DATASET_WIDTHS = {"xor": 2, "and": 2, "or": 2, "nand": 2, "xnor": 2, "moons": 2,
-                  "circles": 2, "spirals": 2}
+                  "circles": 2, "spirals": 2,
+                  # scikit-learn's bundled sets (no download): split and standardised
+                  "digits": 64, "iris": 4, "wine": 13, "breast_cancer": 30}
+DATASET_CLASSES = {"digits": 10, "iris": 3, "wine": 3}  # every other set: 2
+HELD_OUT_DATASETS = ("digits", "iris", "wine", "breast_cancer")  # with a test part
 INITS = ("pytorch",)
 RESERVED_NAMES = ("gradients", "__init__")  # the assignment's report is generated/gradients.*
 # A generated module named like one that train.py, a notebook kernel or the tests import
@@ -76,10 +80,11 @@ class NetworkSpec:
     description: str
     training: TrainingDefaults = field(default_factory=TrainingDefaults)
     source: str = ""
+    n_outputs: int = 1  # K classes for a softmax output; 1 otherwise
 
     @property
     def widths(self) -> tuple[int, ...]:
-        return (self.n_inputs, *self.hidden, 1)
+        return (self.n_inputs, *self.hidden, self.n_outputs)
 
     @property
     def n_params(self) -> int:
@@ -87,8 +92,9 @@ class NetworkSpec:
 
     @property
     def matrix_only(self) -> bool:
-        """Derived at the matrix level only: too wide to derive, or read, unit by unit."""
-        return self.n_params > UNIT_BY_UNIT_MAX_PARAMS
+        """Derived at the matrix level only: too wide to derive, or read, unit by unit, or
+        with an output over a whole row (softmax)."""
+        return self.n_params > UNIT_BY_UNIT_MAX_PARAMS or self.n_outputs > 1
 
     @property
     def activations(self) -> tuple[str, ...]:
@@ -151,7 +157,8 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
     except (RecursionError, ValueError, MemoryError) as error:  # nesting, 5000-digit integers
         raise SpecError(f"{path}: not a usable TOML file ({error.__class__.__name__})") from None
     top = _Fields(path, data)
-    top.unknown(("name", "description", "inputs", "hidden", "activation", "output", "loss",
+    top.unknown(("name", "description", "inputs", "hidden", "activation", "output", "outputs",
+                 "loss",
                  "dataset", "training"))
     name = top.get("name", str)
     if not (name.isidentifier() and name.isascii()) or name != path.stem:
@@ -175,7 +182,17 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
             raise top.fail("hidden", f"{width!r} is not a width from 1 to {MAX_WIDTH}")
     if len(hidden) > MAX_HIDDEN_LAYERS:
         raise top.fail("hidden", f"{len(hidden)} hidden layers; at most {MAX_HIDDEN_LAYERS}")
-    widths = [n_inputs, *hidden, 1]
+    dataset = top.choice("dataset", tuple(DATASET_WIDTHS))
+    output = top.choice("output", (*OUTPUTS, *CLASSIFIERS))
+    n_outputs = top.get("outputs", int, 1, required=False)
+    if output in CLASSIFIERS:
+        classes = DATASET_CLASSES.get(dataset, 2)
+        if n_outputs != classes:
+            raise top.fail("outputs", f"{n_outputs} for a {output} output, but data set "
+                                      f"{dataset!r} has {classes} classes")
+    elif n_outputs != 1:
+        raise top.fail("outputs", f"{n_outputs}: only a softmax output has more than one")
+    widths = [n_inputs, *hidden, n_outputs]
     n_params = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
     if n_params > MAX_PARAMS:
         raise top.fail("hidden", f"{n_params} parameters; at most {MAX_PARAMS}")
@@ -188,12 +205,14 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
     for act in activations:
         if act not in ACTIVATION_NAMES:
             raise top.fail("activation", f"{act!r} is not one of {', '.join(ACTIVATION_NAMES)}")
-    output = top.choice("output", tuple(OUTPUTS))
-    loss = top.choice("loss", tuple(LOSSES))
-    if loss not in OUTPUTS[output]:
+    loss = top.choice("loss", (*LOSSES, *(c.loss for c in CLASSIFIERS.values())))
+    allowed = (CLASSIFIERS[output].loss,) if output in CLASSIFIERS else OUTPUTS[output]
+    if loss not in allowed:
         raise top.fail("loss", f"{loss!r} does not go with output {output!r}; allowed: "
-                               f"{', '.join(OUTPUTS[output])}")
-    dataset = top.choice("dataset", tuple(DATASET_WIDTHS))
+                               f"{', '.join(allowed)}")
+    if dataset in DATASET_CLASSES and output not in CLASSIFIERS:
+        raise top.fail("output", f"data set {dataset!r} has {DATASET_CLASSES[dataset]} "
+                                 "classes: use output = \"softmax\" with that many outputs")
     if DATASET_WIDTHS[dataset] != n_inputs:
         raise top.fail("dataset", f"{dataset!r} has {DATASET_WIDTHS[dataset]} inputs but the "
                                   f"network has inputs = {n_inputs}")
@@ -218,7 +237,7 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
                        hidden_activations=tuple(activations), output_activation=output,
                        loss=loss, dataset=dataset, description=description,
                        training=TrainingDefaults(lr, epochs, seed, init),
-                       source=_relative(path))
+                       source=_relative(path), n_outputs=n_outputs)
 
 
 def _relative(path: Path) -> str:

@@ -255,11 +255,17 @@ def _verify_by_differences(name: str, text: str, seed: int) -> None:
         params = {n: scale * rng.normal(size=shape) / np.sqrt(fan_in)
                   for n, shape, fan_in in module.PARAMS}
         X = rng.normal(size=(5, module.N_INPUTS))
-        y = rng.integers(0, 2, size=5).astype(float)
+        classes = module.N_OUTPUTS if module.LABELS == "classes" else 2
+        y = rng.integers(0, classes, size=5).astype(float)
         loss, grads = module.loss_and_gradients(params, X, y)
         if not _close(loss, module.loss(params, X, y)):
             raise _fail("NumPy", "the loss (loss_and_gradients against loss)", k, loss,
                         module.loss(params, X, y))
+        if module.LABELS == "classes":  # cross-entropy by its definition, from forward's
+            definition = -np.mean(np.log(module.forward(params, X)[np.arange(5), y.astype(int)]))
+            if not _close(loss, definition):
+                raise _fail("NumPy", "the loss (against -log of the label's probability)", k,
+                            loss, definition)
         directions = [{n: rng.normal(size=np.shape(v)) for n, v in params.items()}
                       for _ in range(3)]
         for n, value in params.items():  # single entries, a few of each parameter

@@ -16,8 +16,9 @@ SPEC_NAME = "moons_leaky_softplus"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/moons_leaky_softplus.toml"
-MODULE_SHA256 = "d94fc4297dff8d89f0c04ed2677e19023801af4729a1b0f1bd290b052ef3cb50"
+MODULE_SHA256 = "13ac78bfc2272dcc7d21943745cf9010ba844aa0dce329ed5173f7f3ed0185d5"
 DATASET = "moons"
+HELD_OUT = False  # dataset("test") exists
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
 ACTIVATIONS = ("leaky_relu", "softplus", "sigmoid",)  # per layer, input side first
@@ -28,9 +29,10 @@ TORCH_ACTIVATIONS = (
     "torch.sigmoid",
 )
 TORCH_LOSS = "torch.nn.functional.binary_cross_entropy"
-LABELS = "binary"  # binary: targets 0 or 1; real: any number
+LABELS = "binary"  # binary: targets 0 or 1; real: any number; classes: 0 .. K-1
 DEFAULTS = {"lr": 0.5, "epochs": 3000, "seed": 0}
 N_INPUTS = 2
+N_OUTPUTS = 1
 # (name, shape, fan-in) of every parameter, in initialisation order.
 PARAMS = (
     ("W1", (8, 2), 2),

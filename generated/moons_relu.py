@@ -16,17 +16,19 @@ SPEC_NAME = "moons_relu"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/moons_relu.toml"
-MODULE_SHA256 = "e3c14ea4fa770af2c7fd25fc88dcf1f3e7c1c318c9256715f6dea483b0497705"
+MODULE_SHA256 = "b23c9cc38a29602004117d66ee7c11d619c95c21df0a7e40e857a52be154c672"
 DATASET = "moons"
+HELD_OUT = False  # dataset("test") exists
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
 ACTIVATIONS = ("relu", "sigmoid",)  # per layer, input side first
 # For the PyTorch referee (train.py --compare-torch): per layer, "" for the identity.
 TORCH_ACTIVATIONS = ("torch.relu", "torch.sigmoid",)
 TORCH_LOSS = "torch.nn.functional.binary_cross_entropy"
-LABELS = "binary"  # binary: targets 0 or 1; real: any number
+LABELS = "binary"  # binary: targets 0 or 1; real: any number; classes: 0 .. K-1
 DEFAULTS = {"lr": 0.5, "epochs": 3000, "seed": 0}
 N_INPUTS = 2
+N_OUTPUTS = 1
 # (name, shape, fan-in) of every parameter, in initialisation order.
 PARAMS = (
     ("W1", (16, 2), 2),

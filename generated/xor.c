@@ -5,8 +5,8 @@
  * generated/xor.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
  * only beside the module whose own hash (MODULE_SHA256) it names here:
- * module-sha256: d0ec8b37cfde1ea38d0e3bbdbed00e9ffae5799715fbcfed3569f118b67996da
- * source-sha256: ab8a5b4abcd37697ee4a263adc9beed43083ad9c31184b42ecd90dfc3022cf48
+ * module-sha256: 094633ee8de2b319b7c432dcc6a7b2a19a3490f1b1c371bbc167e347702e20da
+ * source-sha256: 1974f617e943b9aad5503588fe1416469c039c1cd3cfec725d0efd744857a25c
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

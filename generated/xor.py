@@ -18,17 +18,19 @@ SPEC_NAME = "xor"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/xor.toml"
-MODULE_SHA256 = "d0ec8b37cfde1ea38d0e3bbdbed00e9ffae5799715fbcfed3569f118b67996da"
+MODULE_SHA256 = "094633ee8de2b319b7c432dcc6a7b2a19a3490f1b1c371bbc167e347702e20da"
 DATASET = "xor"
+HELD_OUT = False  # dataset("test") exists
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
 ACTIVATIONS = ("sigmoid", "sigmoid",)  # per layer, input side first
 # For the PyTorch referee (train.py --compare-torch): per layer, "" for the identity.
 TORCH_ACTIVATIONS = ("torch.sigmoid", "torch.sigmoid",)
 TORCH_LOSS = "torch.nn.functional.binary_cross_entropy"
-LABELS = "binary"  # binary: targets 0 or 1; real: any number
+LABELS = "binary"  # binary: targets 0 or 1; real: any number; classes: 0 .. K-1
 DEFAULTS = {"lr": 1.0, "epochs": 2001, "seed": 1}
 N_INPUTS = 2
+N_OUTPUTS = 1
 # (name, shape, fan-in) of every parameter, in initialisation order.
 PARAMS = (
     ("W1", (2, 2), 2),

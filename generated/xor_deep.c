@@ -5,8 +5,8 @@
  * generated/xor_deep.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
  * only beside the module whose own hash (MODULE_SHA256) it names here:
- * module-sha256: c99a9d0a2d82dc574d60f5e0b34707abc86c5057cab04642335fe869d1f0f168
- * source-sha256: a9918e61ddec66ad865177881340065174075ab2dae7ae6ebbdae491ef6aabfa
+ * module-sha256: 5bbee2bbcb2bba0ce63095b05931849c2397d36d6c5dc29229ea81a58dd1131d
+ * source-sha256: 0a73d4ff88f69a4cd466159bfc991483388eee74c966a26d9a1a681a69fa259f
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -18,17 +18,19 @@ SPEC_NAME = "xor_deep"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/xor_deep.toml"
-MODULE_SHA256 = "c99a9d0a2d82dc574d60f5e0b34707abc86c5057cab04642335fe869d1f0f168"
+MODULE_SHA256 = "5bbee2bbcb2bba0ce63095b05931849c2397d36d6c5dc29229ea81a58dd1131d"
 DATASET = "xor"
+HELD_OUT = False  # dataset("test") exists
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
 ACTIVATIONS = ("tanh", "sigmoid", "sigmoid",)  # per layer, input side first
 # For the PyTorch referee (train.py --compare-torch): per layer, "" for the identity.
 TORCH_ACTIVATIONS = ("torch.tanh", "torch.sigmoid", "torch.sigmoid",)
 TORCH_LOSS = "torch.nn.functional.binary_cross_entropy"
-LABELS = "binary"  # binary: targets 0 or 1; real: any number
+LABELS = "binary"  # binary: targets 0 or 1; real: any number; classes: 0 .. K-1
 DEFAULTS = {"lr": 1.0, "epochs": 3000, "seed": 0}
 N_INPUTS = 2
+N_OUTPUTS = 1
 # (name, shape, fan-in) of every parameter, in initialisation order.
 PARAMS = (
     ("W1", (3, 2), 2),

@@ -5,8 +5,8 @@
  * generated/xor_mse.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
  * only beside the module whose own hash (MODULE_SHA256) it names here:
- * module-sha256: 50cb67ba7f990d5590b0650954f2bf87ea93af5fb956a0d1c4d5da9d1f828c0e
- * source-sha256: 1db1ee4f5a709cd6cf216e38878d7232d73b2fa629444959e9a6cac4c5995c16
+ * module-sha256: 5c414ccee69bfb7d62bcf4b2f70f3bfc41e9fe40f394482ae5030c22f748d8ec
+ * source-sha256: 00aa83d4866658a2cbcc6d6978787f5b021a2fba7e53e56269eaaca47f3abe8c
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -18,17 +18,19 @@ SPEC_NAME = "xor_mse"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/xor_mse.toml"
-MODULE_SHA256 = "50cb67ba7f990d5590b0650954f2bf87ea93af5fb956a0d1c4d5da9d1f828c0e"
+MODULE_SHA256 = "5c414ccee69bfb7d62bcf4b2f70f3bfc41e9fe40f394482ae5030c22f748d8ec"
 DATASET = "xor"
+HELD_OUT = False  # dataset("test") exists
 LOSS = "squared error"
 LOSS_NAME = "mse"
 ACTIVATIONS = ("tanh", "identity",)  # per layer, input side first
 # For the PyTorch referee (train.py --compare-torch): per layer, "" for the identity.
 TORCH_ACTIVATIONS = ("torch.tanh", "",)
 TORCH_LOSS = "torch.nn.functional.mse_loss"
-LABELS = "real"  # binary: targets 0 or 1; real: any number
+LABELS = "real"  # binary: targets 0 or 1; real: any number; classes: 0 .. K-1
 DEFAULTS = {"lr": 0.1, "epochs": 3000, "seed": 0}
 N_INPUTS = 2
+N_OUTPUTS = 1
 # (name, shape, fan-in) of every parameter, in initialisation order.
 PARAMS = (
     ("W1", (3, 2), 2),

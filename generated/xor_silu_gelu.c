@@ -5,8 +5,8 @@
  * generated/xor_silu_gelu.py (derive/templates/train_loop.c.j2).
  * train.py --backend c compiles it with the system C compiler and loads it with ctypes,
  * only beside the module whose own hash (MODULE_SHA256) it names here:
- * module-sha256: 27d277acf21e7ea5146d4e6ba94f9558633fcbcb3c76e9c608b5f99d3dfff965
- * source-sha256: 8c9da4537c9d67fbc82fa90af421bea313f5d6245cae24136a2acaa40c085c1e
+ * module-sha256: 78f7b34767ca7d011e7e6bca23222a5d4b425658110b6be48110ce38de4c5f15
+ * source-sha256: f9685df483cbcd70dab66f30ee38499da91169540f3a995cf458f73d30a421eb
  * (train.py compiles this file only while that hash of it holds: edit the spec, not this.)
  */
 #include <math.h>

@@ -19,8 +19,9 @@ SPEC_NAME = "xor_silu_gelu"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/xor_silu_gelu.toml"
-MODULE_SHA256 = "27d277acf21e7ea5146d4e6ba94f9558633fcbcb3c76e9c608b5f99d3dfff965"
+MODULE_SHA256 = "78f7b34767ca7d011e7e6bca23222a5d4b425658110b6be48110ce38de4c5f15"
 DATASET = "xor"
+HELD_OUT = False  # dataset("test") exists
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
 ACTIVATIONS = ("silu", "gelu", "sigmoid",)  # per layer, input side first
@@ -31,9 +32,10 @@ TORCH_ACTIVATIONS = (
     "torch.sigmoid",
 )
 TORCH_LOSS = "torch.nn.functional.binary_cross_entropy"
-LABELS = "binary"  # binary: targets 0 or 1; real: any number
+LABELS = "binary"  # binary: targets 0 or 1; real: any number; classes: 0 .. K-1
 DEFAULTS = {"lr": 1.0, "epochs": 3000, "seed": 0}
 N_INPUTS = 2
+N_OUTPUTS = 1
 # (name, shape, fan-in) of every parameter, in initialisation order.
 PARAMS = (
     ("W1", (2, 2), 2),

@@ -18,17 +18,19 @@ SPEC_NAME = "xor_tanh4"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/xor_tanh4.toml"
-MODULE_SHA256 = "21dcee750b935e051ed17a299fab2d444c103d39ffef0d0d857e68d441595edb"
+MODULE_SHA256 = "736e090b07cb970ca23fcfe2c857a518a1b2dbb0335f17bd1e7e18875689835e"
 DATASET = "xor"
+HELD_OUT = False  # dataset("test") exists
 LOSS = "binary cross-entropy"
 LOSS_NAME = "bce"
 ACTIVATIONS = ("tanh", "sigmoid",)  # per layer, input side first
 # For the PyTorch referee (train.py --compare-torch): per layer, "" for the identity.
 TORCH_ACTIVATIONS = ("torch.tanh", "torch.sigmoid",)
 TORCH_LOSS = "torch.nn.functional.binary_cross_entropy"
-LABELS = "binary"  # binary: targets 0 or 1; real: any number
+LABELS = "binary"  # binary: targets 0 or 1; real: any number; classes: 0 .. K-1
 DEFAULTS = {"lr": 0.5, "epochs": 2000, "seed": 0}
 N_INPUTS = 2
+N_OUTPUTS = 1
 # (name, shape, fan-in) of every parameter, in initialisation order.
 PARAMS = (
     ("W1", (4, 2), 2),

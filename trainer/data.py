@@ -70,6 +70,9 @@ def load_csv(model: ModuleType, path: Path) -> tuple[np.ndarray, np.ndarray]:
         if model.LABELS == "binary" and numbers[-1] not in (0.0, 1.0):
             raise BadInput(f"--data {path}: line {number}: y must be 0 or 1 for binary "
                            f"cross-entropy, got {row[-1]!r}")
+        if model.LABELS == "classes" and numbers[-1] not in range(model.N_OUTPUTS):
+            raise BadInput(f"--data {path}: line {number}: y must be a class label 0 .. "
+                           f"{model.N_OUTPUTS - 1} for {model.SPEC_NAME}, got {row[-1]!r}")
         values.append(numbers)
     if not values:
         raise BadInput(f"--data {path}: no data rows")

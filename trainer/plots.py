@@ -129,6 +129,23 @@ def plot_boundary(model: ModuleType, path: Path, params: dict[str, np.ndarray], 
     _save(fig, path, dpi=100)
 
 
+def plot_confusion(path: Path, counts: np.ndarray, title: str) -> None:
+    """How many samples of each true class (rows) went to each predicted class (columns)."""
+    size = len(counts)
+    fig, ax = _pyplot().subplots(figsize=(1.5 + 0.55 * size, 1.2 + 0.5 * size))
+    ax.imshow(counts, cmap="Blues")
+    for (row, column), count in np.ndenumerate(counts):
+        ax.text(column, row, str(count), ha="center", va="center", fontsize=8,
+                color="white" if count > counts.max() / 2 else "black")
+    ax.set_xticks(range(size))
+    ax.set_yticks(range(size))
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, path, dpi=100)
+
+
 def plot_ensemble(model: ModuleType, path: Path, results: list[dict], count: int,
                   data_name: str) -> None:
     """Final-loss histogram, and the median and 10-90% band of the loss per epoch."""

@@ -74,6 +74,8 @@ def torch_reference(model: ModuleType, init: dict[str, np.ndarray], X: np.ndarra
         rule = torch.optim.SGD(net.parameters(), lr=settings.lr, momentum=settings.momentum,
                                nesterov=settings.nesterov, weight_decay=settings.weight_decay)
     inputs, targets = torch.from_numpy(X.copy()), torch.from_numpy(y.copy()).reshape(-1, 1)
+    if model.LABELS == "classes":  # cross_entropy takes the logits and the class indices
+        targets = torch.from_numpy(y.astype(np.int64))
     history = np.empty(epochs)
     for step in range(epochs):
         rule.zero_grad()

@@ -1,0 +1,172 @@
+"""Forward pass, loss and gradients of network `breast_cancer`.
+
+A 30-16-1 ReLU network with binary cross-entropy on the breast cancer data.
+
+GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/breast_cancer.toml`
+(python -m derive specs/breast_cancer.toml): written from that spec, the SymPy derivation in
+derive/ and the template derive/templates/module.py.j2. Gradients are SymPy's, proved
+equal to the derivative of the loss.
+Whether it is current (derived from today's spec and derive/) is recorded in
+generated/manifest.json, which train.py checks.
+"""
+
+import numpy as np
+
+SPEC_NAME = "breast_cancer"
+# The spec this module was derived from, and this file's own hash (with the digits of
+# MODULE_SHA256 zeroed) to notice hand edits.
+SPEC_FILE = "specs/breast_cancer.toml"
+MODULE_SHA256 = "a21c7f0f5021211f10bf8eaa0274579c9e4e81670b7c84cf0fdc0b0ad5990d63"
+DATASET = "breast_cancer"
+HELD_OUT = True  # dataset("test") exists
+LOSS = "binary cross-entropy"
+LOSS_NAME = "bce"
+ACTIVATIONS = ("relu", "sigmoid",)  # per layer, input side first
+# For the PyTorch referee (train.py --compare-torch): per layer, "" for the identity.
+TORCH_ACTIVATIONS = ("torch.relu", "torch.sigmoid",)
+TORCH_LOSS = "torch.nn.functional.binary_cross_entropy"
+LABELS = "binary"  # binary: targets 0 or 1; real: any number; classes: 0 .. K-1
+DEFAULTS = {"lr": 0.1, "epochs": 500, "seed": 0}
+N_INPUTS = 30
+N_OUTPUTS = 1
+# (name, shape, fan-in) of every parameter, in initialisation order.
+PARAMS = (
+    ("W1", (16, 30), 30),
+    ("b1", (16,), 30),
+    ("w2", (16,), 16),
+    ("b2", (), 16),
+)
+
+
+def relu(z):
+    """max(z, 0), element by element."""
+    return np.maximum(z, 0.0)
+
+
+def sigmoid(z):
+    """Logistic function 1 / (1 + exp(-z)), as PyTorch computes it.
+
+    exp(-z) overflows to inf for z < -709, which gives exactly 0: the warning is noise.
+    """
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def softplus(z):
+    """log(1 + exp(z)) without overflow, as max(z, 0) + log1p(exp(-|z|)).
+
+    np.log1p, not np.log(1 + e): for z < -30 or so only log1p keeps the relative accuracy
+    a hidden softplus unit needs (np.log near 1 is accurate to 1e-16 absolute only).
+    """
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def softplus_from_sigmoid(z, s):
+    """log(1 + exp(z)) given s = sigmoid(z): -log(1 - s) for z <= 0, z - log(s) for z > 0.
+
+    Both logs take a number in [0.5, 1], so the result is exact to rounding, and one log
+    costs less than the exp and log of softplus(z) when sigmoid(z) is at hand anyway.
+    """
+    return np.maximum(z, 0.0) - np.log(np.where(z > 0.0, s, 1.0 - s))
+
+
+def _inputs(X):
+    """X as a float array of shape (N, 30), or a clear error."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != N_INPUTS:
+        raise ValueError(f"X must have shape (N, {N_INPUTS}), got {X.shape}")
+    return X
+
+
+def _targets(y, n):
+    """y as a float array of shape (N,); a column (N, 1), as PyTorch code keeps it, is fine."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape == (n, 1):
+        y = y[:, 0]
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},), got {y.shape}")
+    return y
+
+
+# ---------------------------------------------------------------------------- the model
+# forward, loss and gradients, written as the formulas in breast_cancer.md read, with the
+# same names. Everything after the next rule of this kind is the same derivation again,
+# arranged for speed (whole training loops); a reader of the model can stop there.
+
+
+def forward(params, X):
+    """Predictions y_hat, shape (N,), for inputs X of shape (N, 30)."""
+    W1 = np.asarray(params["W1"], dtype=np.float64)
+    b1 = np.asarray(params["b1"], dtype=np.float64)
+    W2 = np.asarray(params["w2"], dtype=np.float64).reshape((1, 16))
+    b2 = np.asarray(params["b2"], dtype=np.float64).reshape((1,))
+    X = _inputs(X)
+    Z1 = X @ W1.T + b1
+    A1 = relu(Z1)
+    Z2 = A1 @ W2.T + b2
+    Y_hat = sigmoid(Z2)
+    return Y_hat[:, 0]
+
+
+def loss(params, X, y):
+    """Mean binary cross-entropy over the N samples, computed from the output logit."""
+    W1 = np.asarray(params["W1"], dtype=np.float64)
+    b1 = np.asarray(params["b1"], dtype=np.float64)
+    W2 = np.asarray(params["w2"], dtype=np.float64).reshape((1, 16))
+    b2 = np.asarray(params["b2"], dtype=np.float64).reshape((1,))
+    X = _inputs(X)
+    Y = _targets(y, X.shape[0]).reshape(-1, 1)  # a row per sample
+    Z1 = X @ W1.T + b1
+    A1 = relu(Z1)
+    Z2 = A1 @ W2.T + b2
+    return float(np.mean(softplus(Z2) - Y*Z2))
+
+
+def loss_and_gradients(params, X, y):
+    """The loss and dL/dtheta for every parameter, from one forward pass."""
+    W1 = np.asarray(params["W1"], dtype=np.float64)
+    b1 = np.asarray(params["b1"], dtype=np.float64)
+    W2 = np.asarray(params["w2"], dtype=np.float64).reshape((1, 16))
+    b2 = np.asarray(params["b2"], dtype=np.float64).reshape((1,))
+    X = _inputs(X)
+    Y = _targets(y, X.shape[0]).reshape(-1, 1)  # a row per sample
+    Z1 = X @ W1.T + b1
+    A1 = relu(Z1)
+    Z2 = A1 @ W2.T + b2
+    Y_hat = sigmoid(Z2)
+    loss_value = float(np.mean(softplus_from_sigmoid(Z2, Y_hat) - Y*Z2))
+    N = X.shape[0]
+    Delta2 = (Y_hat - Y)/N
+    Delta1 = (Delta2 @ W2) * (np.heaviside(Z1, 0.0))
+    grads = {
+        "W1": Delta1.T @ X,
+        "b1": Delta1.sum(axis=0),
+        "w2": np.reshape(Delta2.T @ A1, (16,)),
+        "b2": np.reshape(Delta2.sum(axis=0), ()),
+    }
+    return loss_value, grads
+
+
+def gradients(params, X, y):
+    """dL/dtheta for every parameter: a dict with the keys and shapes of `params`."""
+    return loss_and_gradients(params, X, y)[1]
+
+
+def dataset(part="train", seed=0, test_fraction=0.25):
+    """scikit-learn's bundled breast_cancer data (no download), split as scikit-learn splits it
+    (train_test_split, stratified by class, `test_fraction` held out, random_state `seed`),
+    every input standardised with the training part's mean and standard deviation only."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    if part not in ("train", "test"):
+        raise ValueError(f"part must be 'train' or 'test', got {part!r}")
+    data = load_breast_cancer()
+    X, y = data.data.astype(np.float64), data.target.astype(np.float64)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_fraction, stratify=y, random_state=seed)
+    mean, std = X_train.mean(axis=0), X_train.std(axis=0)
+    std[std == 0.0] = 1.0  # an input constant in training (a corner pixel) stays 0
+    if part == "test":
+        return (X_test - mean) / std, y_test
+    return (X_train - mean) / std, y_train
