@@ -160,7 +160,49 @@ def main() -> int:
             lambda X=Xn, y=yn: train(model, init, X, y, 0.1, 200, path="numpy"), 3)
         print(f"| {n} | {1e6 * fast / 200:.1f} | {1e6 * slow / 200:.1f} |")
     run_cost_rows(model, init, X, y)
-    return 0 if spread < 1e-12 else 1
+    digits_spread = digits_rows()
+    return 0 if spread < 1e-12 and digits_spread < 1e-9 else 1
+
+
+def digits_rows() -> float:
+    """specs/digits.toml (64-32-10 tanh, softmax, cross-entropy) on the digits training part,
+    full batch, float64, same init: the generated module against a hand-written NumPy MLP
+    (bench/numpy_mlp.py) and PyTorch eager. Returns the largest final-loss difference."""
+    import numpy_mlp
+
+    model = load_generated("digits")
+    X, y = model.dataset()
+    init = init_params(model, 0)
+    lr, epochs = 0.5, 200
+    rows = [("generated, NumPy (loss_and_gradients)",
+             lambda: train(model, init, X, y, lr, epochs, path="numpy")),
+            ("hand-written NumPy MLP (bench/numpy_mlp.py)",
+             lambda: numpy_mlp.train(init, X, y, lr, epochs))]
+    try:
+        import torch  # noqa: F401
+
+        from trainer.torch_reference import torch_reference
+
+        rows.append(("PyTorch eager (nn.Linear, F.cross_entropy, optim.SGD)",
+                     lambda: torch_reference(model, init, X, y, lr, epochs)))
+    except ImportError:
+        pass
+    measured = []
+    for name, run in rows:
+        seconds, (_, history) = median_seconds(run, 5)
+        measured.append((name, 1e6 * seconds / epochs, float(history[-1])))
+    generated = measured[0][1]
+    print(f"\ndigits (specs/digits.toml, {len(X)} training images, 64-32-10), lr {lr}, "
+          f"{epochs} epochs, full batch, float64, same init, median of 5")
+    print("| path | us/epoch | generated is faster by | last loss |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, us, loss in measured:
+        print(f"| {name} | {us:.0f} | {us / generated:.2f}x | {loss:.15f} |")
+    if len(measured) < 3:
+        print("(PyTorch row left out: `make setup-torch` installs the optional referee)")
+    spread = max(loss for *_, loss in measured) - min(loss for *_, loss in measured)
+    print(f"largest difference of the last losses: {spread:.2e}")
+    return spread
 
 
 ONE_CORE = """

@@ -26,6 +26,7 @@ assert SHIPPED, f"no spec files in {SPECS_DIR}"
 TRAINING_DEFAULTS = {"lr": 1.0, "epochs": 2001, "seed": 0}
 
 _erf = np.vectorize(math.erf, otypes=[float])
+_exp_shifted = lambda z: np.exp(z - z.max(axis=1, keepdims=True))  # noqa: E731
 _sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
 ACTIVATIONS = {
     "sigmoid": _sigmoid,
@@ -36,6 +37,8 @@ ACTIVATIONS = {
     "softplus": lambda z: np.logaddexp(0.0, z),
     "gelu": lambda z: 0.5 * z * (1.0 + _erf(z / math.sqrt(2.0))),
     "leaky_relu": lambda z: np.where(z > 0.0, z, 0.01 * z),
+    # over each row of logits, not element by element (an output only)
+    "softmax": lambda z: _exp_shifted(z) / _exp_shifted(z).sum(axis=1, keepdims=True),
 }
 # f'(z), written by hand (not by SymPy): for the hand-written backpropagation below.
 DERIVATIVES = {
@@ -68,10 +71,21 @@ class RawSpec:
     lr: float
     epochs: int
     seed: int
+    n_outputs: int = 1  # `outputs`: the classes of a softmax output
 
     @property
     def widths(self) -> tuple[int, ...]:
-        return (self.n_inputs, *self.hidden, 1)
+        return (self.n_inputs, *self.hidden, self.n_outputs)
+
+    @property
+    def n_params(self) -> int:
+        return sum((a + 1) * b for a, b in zip(self.widths, self.widths[1:]))
+
+    @property
+    def unit_by_unit(self) -> bool:
+        """The README: networks of at most 200 parameters and one output are derived unit
+        by unit too (their report and notebook show every entry)."""
+        return self.n_params <= 200 and self.n_outputs == 1
 
     @property
     def layout(self) -> list[tuple[str, tuple[int, ...], int]]:
@@ -84,7 +98,7 @@ class RawSpec:
         last = len(self.widths) - 1
         for number in range(1, last + 1):
             fan_in, width = self.widths[number - 1], self.widths[number]
-            if number == last:
+            if number == last and width == 1:
                 out += [(f"w{number}", (fan_in,), fan_in), (f"b{number}", (), fan_in)]
             else:
                 out += [(f"W{number}", (width, fan_in), fan_in), (f"b{number}", (width,), fan_in)]
@@ -104,7 +118,8 @@ def read_spec(name: str | Path) -> RawSpec:
     return RawSpec(name=data["name"], n_inputs=data["inputs"], hidden=hidden,
                    hidden_activations=tuple(activations), output=data["output"],
                    loss=data["loss"], dataset=data["dataset"], lr=float(training["lr"]),
-                   epochs=int(training["epochs"]), seed=int(training["seed"]))
+                   epochs=int(training["epochs"]), seed=int(training["seed"]),
+                   n_outputs=int(data.get("outputs", 1)))
 
 
 def _layers(spec: RawSpec, params: dict[str, np.ndarray]):
@@ -131,8 +146,15 @@ def forward_pass(spec: RawSpec, params: dict[str, np.ndarray],
 
 
 def predict(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
-    """y_hat, shape (N,)."""
-    return forward_pass(spec, params, X)[1][-1][:, 0]
+    """y_hat, shape (N,); a softmax output's probabilities, shape (N, K)."""
+    y_hat = forward_pass(spec, params, X)[1][-1]
+    return y_hat if spec.output == "softmax" else y_hat[:, 0]
+
+
+def classes(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+    """The predicted class: the most probable, or y_hat >= 0.5."""
+    y_hat = predict(spec, params, X)
+    return y_hat.argmax(axis=1) if spec.output == "softmax" else (y_hat >= 0.5).astype(int)
 
 
 def loss(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> float:
@@ -143,6 +165,11 @@ def loss(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndar
     """
     zs, acts = forward_pass(spec, params, X)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if spec.loss == "cross_entropy":  # -log softmax(z)[label] = log sum exp z - z[label]
+        z = zs[-1]
+        top = z.max(axis=1)
+        log_total = top + np.log(np.sum(np.exp(z - top[:, None]), axis=1))
+        return float(np.mean(log_total - z[np.arange(len(y)), y.astype(int)]))
     y_hat = acts[-1][:, 0]
     if spec.loss == "mse":
         return float(np.mean((y_hat - y) ** 2))
@@ -158,7 +185,9 @@ def backprop(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray,
     zs, acts = forward_pass(spec, params, X)
     y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
     y_hat, z_out = acts[-1], zs[-1]
-    if spec.loss == "bce":  # sigmoid output: the cancellation dl/dz = y_hat - y
+    if spec.loss == "cross_entropy":  # softmax: dl/dz = y_hat - onehot(y), the textbook's
+        delta = y_hat - np.eye(spec.n_outputs)[y[:, 0].astype(int)]
+    elif spec.loss == "bce":  # sigmoid output: the cancellation dl/dz = y_hat - y
         delta = y_hat - y
     else:
         delta = 2.0 * (y_hat - y) * DERIVATIVES[spec.output](z_out)

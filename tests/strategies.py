@@ -34,7 +34,11 @@ def batches(draw, source, max_n: int = 6, bound: float = 3.0):
     """(X, y): 1..max_n samples, inputs in [-bound, bound], targets in [0, 1]."""
     n = draw(st.integers(1, max_n))
     X = draw(hnp.arrays(np.float64, (n, _width(source)), elements=floats(bound)))
-    y = draw(hnp.arrays(np.float64, (n,), elements=st.floats(0.0, 1.0)))
+    if getattr(source, "output", None) == "softmax":  # class labels 0 .. K-1
+        y = draw(hnp.arrays(np.float64, (n,), elements=st.integers(0, source.n_outputs - 1)
+                            .map(float)))
+    else:
+        y = draw(hnp.arrays(np.float64, (n,), elements=st.floats(0.0, 1.0)))
     return X, y
 
 

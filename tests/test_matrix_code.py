@@ -22,6 +22,7 @@ WIDE = {  # name: (hidden, activations, output, loss)
     "wide_tanh_gelu": ([96, 40], ["tanh", "gelu"], "sigmoid", "bce"),
     "wide_silu_mse": ([64, 48, 8], ["silu", "leaky_relu", "softplus"], "identity", "mse"),
 }
+SLOW = {"wide_silu_mse"}  # its proof at small widths: three layers of silu, leaky ReLU, softplus
 
 
 def _write_spec(folder, name: str) -> object:
@@ -33,7 +34,8 @@ def _write_spec(folder, name: str) -> object:
     return path
 
 
-@pytest.mark.parametrize("name", sorted(WIDE))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in sorted(WIDE)])
 def test_wide_networks_equal_the_spec_files_hand_written_backpropagation(tmp_path, name):
     path = _write_spec(tmp_path, name)
     spec = load_spec(path)
@@ -123,3 +125,84 @@ def test_wide_gradients_equal_torch_autograd(tmp_path):
     _, grads = module.loss_and_gradients(params, X, y)
     for n, v in t.items():
         np.testing.assert_allclose(grads[n], v.grad.numpy(), rtol=1e-9, atol=1e-15)
+
+
+# ------------------------------------------------------------------- softmax, many classes
+
+def test_sympy_finds_the_softmax_delta_and_a_wrong_one_is_refused():
+    import sympy as sp
+
+    from derive.functions import CLASSIFIERS
+    from derive.matrix import prove_softmax_delta, softmax_output_delta
+
+    y_hat, y = sp.symbols("yhat y")
+    softmax = CLASSIFIERS["softmax"]
+    assert softmax_output_delta(softmax, y_hat, y) == y_hat - y
+    for wrong in (y_hat * (1 - y_hat) - y, 2 * (y_hat - y), y_hat + y):
+        with pytest.raises(DerivationError, match="softmax output delta differs"):
+            prove_softmax_delta(softmax, wrong, y_hat, y)
+
+
+def test_a_softmax_spec_needs_as_many_outputs_as_classes(tmp_path):
+    text = (REPO / "specs" / "iris.toml").read_text()
+    for old, new, field in (("outputs = 3", "outputs = 4", "outputs"),
+                            ('output = "softmax"', 'output = "sigmoid"', "outputs"),
+                            ('loss = "cross_entropy"', 'loss = "bce"', "loss")):
+        (tmp_path / "iris.toml").write_text(text.replace(old, new))
+        with pytest.raises(SpecError, match=f"field '{field}'"):
+            load_spec(tmp_path / "iris.toml")
+
+
+def test_predict_prints_the_class_and_every_probability(tmp_path):
+    from conftest import run
+
+    out = tmp_path / "run"
+    trained = run(["train.py", "--spec", "iris", "--epochs", "50", "--quiet", "--out", str(out)])
+    assert trained.returncode == 0, trained.stderr
+    assert "test accuracy" in trained.stdout and (out / "confusion.png").exists()
+    assert not (out / "boundary.png").exists()
+    record = json.loads((out / "params.json").read_text())
+    assert 0.0 <= record["test_accuracy"] <= 1.0
+    result = run(["train.py", "predict", "--params", str(out / "params.json"), "5", "3", "1",
+                  "0.2"])
+    assert result.returncode == 0, result.stderr
+    probabilities = [float(p) for p in result.stdout.split("probabilities")[1].split()[1::2]]
+    assert len(probabilities) == 3 and sum(probabilities) == pytest.approx(1.0, abs=2e-4)
+    assert f"class = {int(np.argmax(probabilities))}" in result.stdout
+
+
+def test_a_class_label_out_of_range_is_one_line(tmp_path):
+    from conftest import run
+
+    data = tmp_path / "d.csv"
+    data.write_text("x1,x2,x3,x4,y\n0,1,2,3,0\n1,1,1,1,3\n")
+    result = run(["train.py", "--spec", "iris", "--data", str(data), "--out", str(tmp_path)])
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"train.py: error: --data {data}: line 3: y must be a "
+                                     "class label 0 .. 2 for iris, got '3'")
+
+
+@pytest.mark.torch
+def test_softmax_gradients_and_a_training_run_equal_pytorch(tmp_path):
+    from conftest import run
+
+    torch = require_torch()
+    from trainer.model import for_spec
+
+    model = for_spec("digits")
+    rng = np.random.default_rng(5)
+    params = {n: rng.normal(size=s) / np.sqrt(f) for n, s, f in model.PARAMS}
+    X, y = rng.normal(size=(60, 64)), rng.integers(0, 10, 60).astype(float)
+    t = {n: torch.tensor(v, requires_grad=True) for n, v in params.items()}
+    logits = torch.tanh(torch.tensor(X) @ t["W1"].T + t["b1"]) @ t["W2"].T + t["b2"]
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y, dtype=torch.long))
+    loss.backward()
+    got_loss, grads = model.loss_and_gradients(params, X, y)
+    assert got_loss == pytest.approx(loss.item(), rel=1e-12)
+    for n, v in t.items():
+        np.testing.assert_allclose(grads[n], v.grad.numpy(), rtol=1e-9, atol=1e-15)
+    result = run(["train.py", "--spec", "iris", "--epochs", "300", "--compare-torch",
+                  "--quiet", "--out", str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    gaps = json.loads((tmp_path / "params.json").read_text())["torch"]
+    assert gaps["max_loss_difference"] < 1e-9 and gaps["max_param_difference"] < 1e-9

@@ -45,8 +45,13 @@ def torch_loss_and_gradients(spec: oracle.RawSpec, params, X, y):
     a = torch.tensor(np.asarray(X, dtype=np.float64))
     for weight, bias, act in zip(names[0:-2:2], names[1:-2:2], spec.hidden_activations):
         a = TORCH_ACTIVATIONS[act](a @ tensors[weight].T + tensors[bias])
-    logit = a @ tensors[names[-2]] + tensors[names[-1]]
     target = torch.tensor(np.asarray(y, dtype=np.float64))
+    if spec.loss == "cross_entropy":  # K logits per sample, integer labels
+        logits = a @ tensors[names[-2]].T + tensors[names[-1]]
+        loss = torch.nn.functional.cross_entropy(logits, target.long())
+        loss.backward()
+        return float(loss.detach()), {k: t.grad.numpy() for k, t in tensors.items()}
+    logit = a @ tensors[names[-2]] + tensors[names[-1]]
     if spec.loss == "bce":
         assert spec.output == "sigmoid"
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, target)
