@@ -24,7 +24,7 @@ if __name__ == "__main__":  # Ctrl-C while NumPy loads: one line, not a tracebac
 
 import numpy as np  # noqa: E402
 
-from trainer import cli, ensemble, optim  # noqa: E402
+from trainer import cli, ensemble  # noqa: E402
 from trainer.data import from_json, load_csv, load_init, read_json, to_json  # noqa: E402
 from trainer.errors import EXIT_BAD_INPUT, EXIT_DIVERGED, BadInput, Diverged  # noqa: E402
 from trainer.loops import BACKENDS, PATH_NAMES, choose_path, init_params, train  # noqa: E402
@@ -39,25 +39,9 @@ def train_main(argv: list[str]) -> int:
     model = for_spec(cli.spec_of(argv))
     parser = cli.train_parser(model)
     args = parser.parse_args(argv)
-    cli.check_optimizer_flags(parser, argv, args.optimizer)
-    if args.inits is None and len(args.lr) > 1:
-        raise BadInput("a list of learning rates needs --inits K (one ensemble per rate)")
+    optimizer = cli.checked_run_flags(parser, argv, args, model)
     if args.compare_torch:
         import_torch()  # before training, not after it
-    optimizer = optim.make(args.optimizer, args.lr[0], args.momentum, args.nesterov,
-                           args.betas, args.eps, args.weight_decay)
-    chosen = " and ".join([f"--optimizer {args.optimizer}"] * (args.optimizer != "sgd")
-                          + ["--weight-decay"] * (args.weight_decay > 0))
-    if not optimizer.is_plain and args.inits is not None:
-        raise BadInput(f"--inits trains with plain gradient descent only; leave out {chosen}")
-    if not optimizer.is_plain and args.backend in ("c", "python"):
-        raise BadInput(f"--backend {args.backend} runs plain gradient descent only; "
-                       f"{chosen} {'run' if ' and ' in chosen else 'runs'} on --backend numpy")
-    if args.inits is not None and (args.compare_torch or args.init):
-        given = " and ".join(["--compare-torch"] * args.compare_torch
-                             + ["--init"] * bool(args.init))
-        raise BadInput(f"{given} {'are' if ' and ' in given else 'is'} for one run; "
-                       "leave out --inits")
 
     check_fresh(model)
     out = args.out
@@ -73,19 +57,28 @@ def train_main(argv: list[str]) -> int:
     start = f"init from {args.init}" if args.init else f"seed {args.seed}"
     path = choose_path(model, len(X),
                        "numpy" if not optimizer.is_plain else BACKENDS[args.backend])
+    batches = args.batch_size is not None and args.batch_size < len(X)
+    if batches:
+        path = "numpy"
     if not optimizer.is_plain and args.backend == "auto":
         say(f"{args.optimizer} runs on the NumPy loop (the generated C and plain-Python loops "
             "carry plain gradient descent only)")
+    if batches:
+        say(f"mini-batches of {args.batch_size} (the last of each epoch smaller where "
+            f"{args.batch_size} does not divide {len(X)}), in an order drawn each epoch from "
+            f"seed {args.seed}; the history holds each epoch's mean batch loss")
     rule = "" if optimizer.name == "sgd" else f", {args.optimizer}"
     say(f"training {model.SPEC_NAME} on {data_name} ({len(X)} samples): lr {lr:g}{rule}, "
         f"{args.epochs} epochs, {start}, {PATH_NAMES[path]}")
+    batch_size = args.batch_size if batches else None
     params, history = train(model, init, X, y, lr, args.epochs, path=path, optimizer=optimizer,
-                            report=lambda e, loss: say(f"  epoch {e:>7d}  loss {loss:.6f}"))
+                            report=lambda e, loss: say(f"  epoch {e:>7d}  loss {loss:.6f}"),
+                            batch_size=batch_size, seed=args.seed)
     final_loss = model.loss(params, X, y)
     reference = None
     if args.compare_torch:
         reference = compare_with_torch(model, init, X, y, lr, args.epochs, params, history,
-                                       optimizer)
+                                       optimizer, batch_size, args.seed)
 
     correct = int(np.sum(classes(model, params, X) == labels(model, y)))
     held_out = model.dataset("test") if model.HELD_OUT and not args.data else None
@@ -98,6 +91,7 @@ def train_main(argv: list[str]) -> int:
         "init_file": str(args.init) if args.init else None,
         "init": to_json(init), "params": to_json(params), "final_loss": final_loss,
         "accuracy": correct / len(X), "optimizer": optimizer.settings(),
+        "batch_size": batch_size, "batch_seed": args.seed if batch_size else None,
     }
     if held_out is not None:
         record["test_accuracy"] = test_correct / len(held_out[1])

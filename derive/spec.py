@@ -60,6 +60,7 @@ class TrainingDefaults:
     epochs: int = 2001
     seed: int = 0
     init: str = "pytorch"  # every weight and bias uniform in +-1/sqrt(fan_in)
+    batch_size: int | None = None  # mini-batches of this many samples; None: full batch
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
                                   f"network has inputs = {n_inputs}")
     training_table = top.get("training", dict, default={}, required=False)
     train = _Fields(path, training_table, "training.")
-    train.unknown(("lr", "epochs", "seed", "init"))
+    train.unknown(("lr", "epochs", "seed", "init", "batch_size"))
     lr = float(train.get("lr", (int, float), 1.0, required=False))
     if not (lr > 0 and lr < float("inf")):
         raise train.fail("lr", f"{lr!r} is not a positive finite number")
@@ -229,6 +230,9 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
     if seed < 0:
         raise train.fail("seed", f"{seed} is negative")
     init = train.choice("init", INITS, "pytorch", required=False)
+    batch_size = train.get("batch_size", int, None, required=False)
+    if batch_size is not None and not 1 <= batch_size <= 10_000_000:
+        raise train.fail("batch_size", f"{batch_size} is not from 1 to 10000000")
     description = top.get("description", str, default=name, required=False)
     if not DESCRIPTION.fullmatch(description):
         raise top.fail("description", "at most 200 characters of letters, digits, spaces and "
@@ -236,7 +240,7 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
     return NetworkSpec(name=name, n_inputs=n_inputs, hidden=tuple(hidden),
                        hidden_activations=tuple(activations), output_activation=output,
                        loss=loss, dataset=dataset, description=description,
-                       training=TrainingDefaults(lr, epochs, seed, init),
+                       training=TrainingDefaults(lr, epochs, seed, init, batch_size),
                        source=_relative(path), n_outputs=n_outputs)
 
 

@@ -72,6 +72,7 @@ class RawSpec:
     epochs: int
     seed: int
     n_outputs: int = 1  # `outputs`: the classes of a softmax output
+    batch_size: int | None = None  # [training] batch_size: mini-batches
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -119,7 +120,8 @@ def read_spec(name: str | Path) -> RawSpec:
                    hidden_activations=tuple(activations), output=data["output"],
                    loss=data["loss"], dataset=data["dataset"], lr=float(training["lr"]),
                    epochs=int(training["epochs"]), seed=int(training["seed"]),
-                   n_outputs=int(data.get("outputs", 1)))
+                   n_outputs=int(data.get("outputs", 1)),
+                   batch_size=data.get("training", {}).get("batch_size"))
 
 
 def _layers(spec: RawSpec, params: dict[str, np.ndarray]):
@@ -236,8 +238,23 @@ def init_params(spec: RawSpec, seed: int) -> dict[str, np.ndarray]:
 
 def descend(spec: RawSpec, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray,
             lr: float, epochs: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Full-batch gradient descent; history[e] is the loss before update e."""
+    """Full-batch gradient descent; history[e] is the loss before update e. With the spec's
+    batch_size, mini-batches as the README describes them: each epoch's order a permutation
+    from NumPy's generator seeded with SeedSequence(seed, spawn_key=(1,)), batches in that
+    order, the last smaller; history[e] the mean of the epoch's batch losses."""
     history = np.empty(epochs)
+    if spec.batch_size is not None and spec.batch_size < len(X):
+        rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(1,)))
+        for epoch in range(epochs):
+            order = rng.permutation(len(X))
+            losses = []
+            for start in range(0, len(X), spec.batch_size):
+                part = order[start:start + spec.batch_size]
+                losses.append(loss(spec, params, X[part], y[part]))
+                grads = backprop(spec, params, X[part], y[part])
+                params = {name: value - lr * grads[name] for name, value in params.items()}
+            history[epoch] = np.mean(losses)
+        return params, history
     for epoch in range(epochs):
         history[epoch] = loss(spec, params, X, y)
         grads = backprop(spec, params, X, y)

@@ -51,7 +51,8 @@ def test_module_metadata_is_the_spec_file(name):
     assert [(n, tuple(s), f) for n, s, f in model.PARAMS] == spec.layout
     assert tuple(model.ACTIVATIONS) == (*spec.hidden_activations, spec.output)
     assert model.LOSS_NAME == spec.loss
-    assert model.DEFAULTS == {"lr": spec.lr, "epochs": spec.epochs, "seed": spec.seed}
+    assert model.DEFAULTS == {"lr": spec.lr, "epochs": spec.epochs, "seed": spec.seed,
+                              **({"batch_size": spec.batch_size} if spec.batch_size else {})}
 
 
 @pytest.mark.parametrize("name", LARGE)
@@ -133,7 +134,8 @@ def test_spec_defaults_train_like_the_referee_to_the_readme_accuracy(name):
     assert list(ours) == list(init)
     for key in init:
         assert np.array_equal(ours[key], init[key]), key
-    params, history = train(model, ours, X, y, spec.lr, spec.epochs)
+    params, history = train(model, ours, X, y, spec.lr, spec.epochs,
+                            batch_size=spec.batch_size, seed=spec.seed)
     ref_params, ref_history = oracle.descend(spec, init, X, y, spec.lr, spec.epochs)
     assert len(history) == spec.epochs
     np.testing.assert_allclose(history, ref_history, rtol=1e-8, atol=1e-10)

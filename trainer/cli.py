@@ -39,6 +39,7 @@ def _number(kind: Callable[[str], float], check: Callable[[float], bool], what: 
 
 positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive finite number")
 inits_int = _number(int, lambda v: 1 <= v <= 1_000_000, "a whole number from 1 to 1000000")
+batch_int = _number(int, lambda v: 1 <= v <= 10_000_000, "a whole number from 1 to 10000000")
 finite_float = _number(float, math.isfinite, "a finite number")
 epochs_int = _number(int, lambda v: 1 <= v <= MAX_EPOCHS, f"a whole number from 1 to {MAX_EPOCHS}")
 seed_int = _number(int, lambda v: 0 <= v < 2**63, "a whole number >= 0")
@@ -139,7 +140,8 @@ def spec_of(argv: list[str]) -> str:
 def train_parser(model: ModuleType) -> Parser:
     """The training command's parser, its defaults taken from `model`'s spec."""
     parser = _spec_parser(
-        "train.py", "Train a generated network by full-batch gradient descent; write the loss\n"
+        "train.py", "Train a generated network by gradient descent (full batch, or --batch-size);\n"
+        "write the loss "
         "curve, decision boundary, history and parameters to --out.", TRAIN_EPILOG)
     parser.add_argument("--lr", type=lr_list, default=[model.DEFAULTS["lr"]],
                         help="learning rate eta (default: the spec's, "
@@ -182,6 +184,12 @@ def train_parser(model: ModuleType) -> Parser:
     parser.add_argument("--weight-decay", type=nonnegative_float, default=0.0, metavar="L",
                         help="L2 penalty added to every gradient, as PyTorch's weight_decay "
                              "(default: %(default)s)")
+    batch = model.DEFAULTS.get("batch_size")
+    parser.add_argument("--batch-size", type=batch_int, default=batch, metavar="B",
+                        help="mini-batches of B samples: each epoch a permutation of the data "
+                             "from the run's seeded generator, the last batch smaller; the "
+                             "history holds each epoch's mean batch loss (default: "
+                             + (f"the spec's, {batch})" if batch else "full batch)"))
     parser.add_argument("--inits", type=inits_int, default=None, metavar="K",
                         help="train K initialisations at once (seeds SEED..SEED+K-1) and "
                              "report how many solve the data (default: one network)")
@@ -224,3 +232,38 @@ def split_inputs(argv: list[str]) -> list[str]:
         else:
             options.append(token)
     return [*options, "--", *numbers]
+
+
+def checked_run_flags(parser: argparse.ArgumentParser, argv: list[str],
+                      args: argparse.Namespace, model: ModuleType) -> optim.Optimizer:
+    """The flags of a training run, refused in one line where they cannot go together
+    (and a spec's mini-batches dropped for --inits); returns the chosen update rule."""
+    check_optimizer_flags(parser, argv, args.optimizer)
+    if args.inits is None and len(args.lr) > 1:
+        raise BadInput("a list of learning rates needs --inits K (one ensemble per rate)")
+    optimizer = optim.make(args.optimizer, args.lr[0], args.momentum, args.nesterov,
+                           args.betas, args.eps, args.weight_decay)
+    chosen = " and ".join([f"--optimizer {args.optimizer}"] * (args.optimizer != "sgd")
+                          + ["--weight-decay"] * (args.weight_decay > 0))
+    if not optimizer.is_plain and args.inits is not None:
+        raise BadInput(f"--inits trains with plain gradient descent only; leave out {chosen}")
+    if not optimizer.is_plain and args.backend in ("c", "python"):
+        raise BadInput(f"--backend {args.backend} runs plain gradient descent only; "
+                       f"{chosen} {'run' if ' and ' in chosen else 'runs'} on --backend numpy")
+    explicit = given(parser, argv)
+    if "batch_size" in explicit and args.inits is not None:
+        raise BadInput("--inits trains full-batch; leave out --batch-size")
+    if args.inits is not None:
+        args.batch_size = None  # a spec's mini-batches are for single runs
+    if args.batch_size is not None and args.backend in ("c", "python"):
+        what = "--batch-size" if "batch_size" in explicit else \
+            f"the mini-batches of spec {model.SPEC_NAME} ([training] batch_size)"
+        raise BadInput(f"--backend {args.backend} runs full-batch descent only; {what} "
+                       "run on --backend numpy")
+    if args.inits is not None and (args.compare_torch or args.init):
+        flags = " and ".join(["--compare-torch"] * args.compare_torch
+                             + ["--init"] * bool(args.init))
+        raise BadInput(f"{flags} {'are' if ' and ' in flags else 'is'} for one run; "
+                       "leave out --inits")
+
+    return optimizer

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import numpy as np
@@ -30,18 +30,33 @@ def init_params(model: ModuleType, seed: int) -> Params:
     return params
 
 
+def batch_orders(seed: int, samples: int, epochs: int) -> Iterator[np.ndarray]:
+    """Each epoch's order of the samples for mini-batches: permutations from a generator of
+    their own, seeded by the run's seed but apart from the initialisation's stream, so a
+    replay (and the PyTorch referee) sees the same batches in the same order."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+    for _ in range(epochs):
+        yield rng.permutation(samples)
+
+
 def train(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr: float,
           epochs: int, report: Callable[[int, float], None] | None = None, path: str = "auto",
-          optimizer: optim.Optimizer | None = None) -> tuple[Params, np.ndarray]:
+          optimizer: optim.Optimizer | None = None, batch_size: int | None = None,
+          seed: int = 0) -> tuple[Params, np.ndarray]:
     """Run `epochs` steps of theta <- theta - lr * dL/dtheta; return the params and losses.
 
     history[e] is the loss before update e, as the course notebook records it. `path`:
     "c" runs the generated C loop, "fast" the generated plain-Python loop (small networks
     and batches), "numpy" steps through loss_and_gradients; "auto" takes the fastest that
     applies here. An `optimizer` other than plain gradient descent (trainer/optim.py) runs
-    on the NumPy loop: the generated fast loops carry theta <- theta - lr g only.
+    on the NumPy loop: the generated fast loops carry theta <- theta - lr g only; so do
+    mini-batches (`batch_size` below the sample count, in `batch_orders(seed, ...)`).
     """
     if optimizer is not None and not optimizer.is_plain:
+        path = "numpy"
+    if batch_size is not None and batch_size >= len(X):
+        batch_size = None  # one batch of everything: full-batch descent, bit for bit
+    if batch_size is not None:
         path = "numpy"
     path = choose_path(model, len(X), path)
     result = None
@@ -54,7 +69,7 @@ def train(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr: f
             result = None
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below, not warned
         if result is None:
-            result = descend(model, params, X, y, lr, epochs, optimizer)
+            result = descend(model, params, X, y, lr, epochs, optimizer, batch_size, seed)
         trained, history = result
         check_converged(model, trained, history, lr, X, y)
     if report is not None:
@@ -82,17 +97,33 @@ def choose_path(model: ModuleType, samples: int, requested: str = "auto") -> str
 
 def descend(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr: float,
             epochs: int, optimizer: optim.Optimizer | None = None,
-            ) -> tuple[Params, np.ndarray]:
-    """The NumPy loop: one loss_and_gradients call and one optimizer step per epoch, the
-    reference the generated loops are checked against; stops at a non-finite loss."""
+            batch_size: int | None = None, seed: int = 0) -> tuple[Params, np.ndarray]:
+    """The NumPy loop: one loss_and_gradients call and one optimizer step per batch, the
+    reference the generated loops are checked against; stops at a non-finite loss.
+    history[e] is the loss before epoch e's first step (full batch) or the mean of epoch
+    e's batch losses, each taken before its own step (mini-batches)."""
     step = (optimizer or optim.make("sgd", lr)).step
     history = np.empty(epochs)
-    for epoch in range(epochs):
-        loss, grads = model.loss_and_gradients(params, X, y)
-        history[epoch] = loss
-        if not math.isfinite(loss):
+    if batch_size is None:
+        for epoch in range(epochs):
+            loss, grads = model.loss_and_gradients(params, X, y)
+            history[epoch] = loss
+            if not math.isfinite(loss):
+                break
+            params = step(params, grads)
+        return params, history
+    for epoch, order in enumerate(batch_orders(seed, len(X), epochs)):
+        losses = []
+        for start in range(0, len(X), batch_size):
+            chosen = order[start:start + batch_size]
+            loss, grads = model.loss_and_gradients(params, X[chosen], y[chosen])
+            losses.append(loss)
+            if not math.isfinite(loss):
+                break
+            params = step(params, grads)
+        history[epoch] = sum(losses) / len(losses)
+        if not math.isfinite(history[epoch]):
             break
-        params = step(params, grads)
     return params, history
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from trainer import optim
 from trainer.errors import BadInput
+from trainer.loops import batch_orders
 
 TORCH_HINT = "run `make setup-torch` (torch==2.13.0, a CPU build)"
 
@@ -43,8 +44,8 @@ def torch_function(torch: ModuleType, dotted: str):
 
 def torch_reference(model: ModuleType, init: dict[str, np.ndarray], X: np.ndarray,
                     y: np.ndarray, lr: float, epochs: int,
-                    optimizer: optim.Optimizer | None = None,
-                    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+                    optimizer: optim.Optimizer | None = None, batch_size: int | None = None,
+                    seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The course notebook's loop in PyTorch (float64): nn.Linear layers, each followed by
     the torch function the registry names for its activation, the registry's loss, torch.optim,
     from the same initial parameters. Optional: only --compare-torch uses it."""
@@ -77,12 +78,23 @@ def torch_reference(model: ModuleType, init: dict[str, np.ndarray], X: np.ndarra
     if model.LABELS == "classes":  # cross_entropy takes the logits and the class indices
         targets = torch.from_numpy(y.astype(np.int64))
     history = np.empty(epochs)
-    for step in range(epochs):
-        rule.zero_grad()
-        loss = loss_fn(forward(inputs), targets)
-        history[step] = loss.item()
-        loss.backward()
-        rule.step()
+    if batch_size is None:
+        for step in range(epochs):
+            rule.zero_grad()
+            loss = loss_fn(forward(inputs), targets)
+            history[step] = loss.item()
+            loss.backward()
+            rule.step()
+    for epoch, order in enumerate(batch_orders(seed, len(X), epochs) if batch_size else ()):
+        losses = []  # the same batches in the same order as trainer/loops.py's descend
+        for start in range(0, len(X), batch_size):
+            chosen = torch.from_numpy(order[start:start + batch_size])
+            rule.zero_grad()
+            loss = loss_fn(forward(inputs[chosen]), targets[chosen])
+            losses.append(loss.item())
+            loss.backward()
+            rule.step()
+        history[epoch] = sum(losses) / len(losses)
     tensors = [p.detach().numpy() for p in net.parameters()]
     params = {name: np.asarray(t, dtype=np.float64).reshape(init[name].shape)
               for name, t in zip(names, tensors)}
@@ -92,11 +104,12 @@ def torch_reference(model: ModuleType, init: dict[str, np.ndarray], X: np.ndarra
 def compare_with_torch(model: ModuleType, init: dict[str, np.ndarray], X: np.ndarray,
                        y: np.ndarray, lr: float, epochs: int, params: dict[str, np.ndarray],
                        history: np.ndarray, optimizer: optim.Optimizer | None = None,
-                       ) -> dict[str, object]:
+                       batch_size: int | None = None, seed: int = 0) -> dict[str, object]:
     """Train the PyTorch referee from `init` and print how far it lands from our run."""
     torch = import_torch()
     # torch_reference reads only the settings, never the state this run left in `optimizer`
-    torch_params, torch_history = torch_reference(model, init, X, y, lr, epochs, optimizer)
+    torch_params, torch_history = torch_reference(model, init, X, y, lr, epochs, optimizer,
+                                                  batch_size, seed)
     loss_gap = float(np.max(np.abs(torch_history - history)))
     param_gap = max(float(np.max(np.abs(torch_params[k] - params[k]))) for k in params)
     name = "Adam" if optimizer is not None and optimizer.name == "adam" else "SGD"

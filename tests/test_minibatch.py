@@ -1,0 +1,78 @@
+"""--batch-size: mini-batches in a seeded order, replayed exactly by the PyTorch referee."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import spec_oracle as oracle
+from conftest import run
+
+from trainer.loops import batch_orders, train
+from trainer.model import for_spec
+
+
+def _run(tmp_path, name, *flags):
+    out = tmp_path / name
+    result = run(["train.py", "--quiet", "--out", str(out), *flags])
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_a_batch_of_everything_is_full_batch_descent_bit_for_bit(tmp_path):
+    full = _run(tmp_path, "full", "--spec", "moons_relu", "--epochs", "40", "--backend", "numpy")
+    whole = _run(tmp_path, "whole", "--spec", "moons_relu", "--epochs", "40", "--batch-size",
+                 "200")
+    assert (full / "history.csv").read_bytes() == (whole / "history.csv").read_bytes()
+    assert json.loads((whole / "params.json").read_text())["batch_size"] is None
+
+
+def test_mini_batches_are_seeded_recorded_and_replayed_bit_for_bit(tmp_path):
+    flags = ("--spec", "moons_relu", "--epochs", "30", "--batch-size", "32", "--seed", "4")
+    first, again = _run(tmp_path, "a", *flags), _run(tmp_path, "b", *flags)
+    assert (first / "history.csv").read_bytes() == (again / "history.csv").read_bytes()
+    record = json.loads((first / "params.json").read_text())
+    assert record["batch_size"] == 32 and record["batch_seed"] == 4
+    other = _run(tmp_path, "c", "--spec", "moons_relu", "--epochs", "30", "--batch-size", "32",
+                 "--seed", "4", "--init", str(first / "params.json"))
+    assert (other / "history.csv").read_bytes() == (first / "history.csv").read_bytes()
+
+
+def test_the_batches_are_the_readmes_and_the_history_is_their_mean_loss():
+    """Against the referee, which implements the README's rule from the spec file."""
+    spec = oracle.read_spec("moons_relu")
+    model = for_spec("moons_relu")
+    X, y = model.dataset()
+    init = oracle.init_params(spec, 3)
+    batched = oracle.RawSpec(**{**spec.__dict__, "batch_size": 48, "seed": 5})
+    want_params, want_history = oracle.descend(batched, init, X, y, 0.3, 12)
+    params, history = train(model, init, X, y, 0.3, 12, batch_size=48, seed=5)
+    np.testing.assert_allclose(history, want_history, rtol=1e-12)
+    for name in want_params:
+        np.testing.assert_allclose(params[name], want_params[name], rtol=1e-10, atol=1e-13)
+    orders = list(batch_orders(5, 200, 3))
+    assert all(sorted(order) == list(range(200)) for order in orders)
+    assert not np.array_equal(orders[0], orders[1])  # a new order every epoch
+
+
+@pytest.mark.parametrize("flags,says", [
+    (("--inits", "3", "--batch-size", "2"), "--inits trains full-batch"),
+    (("--backend", "c", "--batch-size", "2"), "--backend c runs full-batch descent only"),
+    (("--batch-size", "0"), "'0' is not a whole number from 1"),
+])
+def test_batch_flags_that_cannot_be_are_one_line(tmp_path, flags, says):
+    result = run(["train.py", "--out", str(tmp_path), *flags])
+    assert result.returncode == 2 and says in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.torch
+def test_pytorch_replays_the_same_batches(tmp_path):
+    from conftest import require_torch
+
+    require_torch()
+    out = _run(tmp_path, "t", "--spec", "moons_relu", "--epochs", "40", "--batch-size", "24",
+               "--compare-torch")
+    gaps = json.loads((out / "params.json").read_text())["torch"]
+    assert gaps["max_loss_difference"] < 1e-9 and gaps["max_param_difference"] < 1e-9
