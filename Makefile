@@ -57,10 +57,10 @@ report: $(STAMP)
 	$(PY) -m trainer.report --run out $(if $(SPEC),--spec "$(NAME)")
 
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q -n auto --maxprocesses 4
 
 test-all: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses 4
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
