@@ -25,7 +25,7 @@ if __name__ == "__main__":  # Ctrl-C while NumPy loads: one line, not a tracebac
 import numpy as np  # noqa: E402
 
 from trainer import cli, ensemble  # noqa: E402
-from trainer.data import from_json, load_csv, load_init, read_json, to_json  # noqa: E402
+from trainer.data import from_json, input_scaling, load_csv, load_init, read_json, to_json  # noqa: E402
 from trainer.errors import EXIT_BAD_INPUT, EXIT_DIVERGED, BadInput, Diverged  # noqa: E402
 from trainer.loops import BACKENDS, PATH_NAMES, choose_path, init_params, train  # noqa: E402
 from trainer.model import check_fresh, for_spec, spec_name  # noqa: E402
@@ -97,7 +97,11 @@ def train_main(argv: list[str]) -> int:
         record["test_accuracy"] = test_correct / len(held_out[1])
     if reference is not None:
         record["torch"] = reference["summary"]
-    verdict = "" if correct == len(X) else f", NOT solved: {correct}/{len(X)} correct"
+    if model.HELD_OUT and not args.data:  # what predict must do to a raw measurement
+        mean, std = model.input_scaling()
+        record["input_scaling"] = {"mean": mean.tolist(), "std": std.tolist()}
+    verdict = "" if correct == len(X) or held_out is not None else \
+        f", NOT solved: {correct}/{len(X)} correct"
     written = write_run(model, out, record, history, params, X, y,
                         f"{model.SPEC_NAME}{f' on {args.data.name}' if args.data else ''} "
                         f"(lr {lr:g}, {start})", verdict,
@@ -107,11 +111,15 @@ def train_main(argv: list[str]) -> int:
 
     solved = correct == len(X)
     shown = f"{final_loss:.6f}" if abs(final_loss) >= 1e-3 else f"{final_loss:.3e}"
-    print(f"final loss {shown} after {args.epochs} epochs; accuracy "
-          f"{correct}/{len(X)} ({correct / len(X):.1%}); "
-          f"{'solved' if solved else 'NOT solved'} {data_name}"
-          + ("" if held_out is None else f"; test accuracy {test_correct}/{len(held_out[1])} "
-                                         f"({test_correct / len(held_out[1]):.1%})"))
+    if held_out is None:
+        print(f"final loss {shown} after {args.epochs} epochs; accuracy "
+              f"{correct}/{len(X)} ({correct / len(X):.1%}); "
+              f"{'solved' if solved else 'NOT solved'} {data_name}")
+    else:  # real data: how well it generalises, not whether it fits every sample
+        print(f"final loss {shown} after {args.epochs} epochs; training accuracy "
+              f"{correct}/{len(X)} ({correct / len(X):.1%}); test accuracy "
+              f"{test_correct}/{len(held_out[1])} ({test_correct / len(held_out[1]):.1%}) "
+              f"on {data_name}'s held-out part")
     if len(X) <= 16:
         print(prediction_table(model, params, X, y))
     say("wrote " + ", ".join(str(out / name) for name in written))
@@ -143,22 +151,27 @@ def predict_main(argv: list[str]) -> int:
         raise BadInput(f"predict takes {model.N_INPUTS} input values for {model.SPEC_NAME}, "
                        f"got {len(args.x)}")
     params = from_json(model, record["params"], str(args.params))
+    x = np.array([args.x])
+    scaling = input_scaling(model, record, str(args.params))
+    if scaling is not None:  # the run trained on standardised inputs: scale these too
+        x = (x - scaling[0]) / scaling[1]
     with np.errstate(all="ignore"):  # overflow shows up as a non-finite y_hat, reported below
-        output = np.asarray(model.forward(params, np.array([args.x]))[0], dtype=float)
-    inputs = " ".join(f"{v:g}" for v in args.x)
+        output = np.asarray(model.forward(params, x)[0], dtype=float)
+    inputs = "x = [" + " ".join(f"{v:g}" for v in args.x) + "]" + (
+        " (standardised as in training)" if scaling is not None else "")
     if model.LABELS == "classes":
         if not np.all(np.isfinite(output)):
             raise BadInput(f"{args.params}: these parameters overflow for input {args.x}; "
                            "are they from a diverged run?")
         shown = "  ".join(f"{k}: {p:.4f}" for k, p in enumerate(output))
-        print(f"{model.SPEC_NAME} ({args.params}): x = [{inputs}]  class = "
+        print(f"{model.SPEC_NAME} ({args.params}): {inputs}  class = "
               f"{int(np.argmax(output))}  probabilities  {shown}")
         return 0
     y_hat = float(output)
     if not math.isfinite(y_hat):
         raise BadInput(f"{args.params}: these parameters overflow for input {args.x} "
                        "(y_hat is not a number); are they from a diverged run?")
-    print(f"{model.SPEC_NAME} ({args.params}): x = [{inputs}]  y_hat = {y_hat:.6f}  "
+    print(f"{model.SPEC_NAME} ({args.params}): {inputs}  y_hat = {y_hat:.6f}  "
           f"class = {int(y_hat >= 0.5)}")
     return 0
 

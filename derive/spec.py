@@ -188,6 +188,9 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
     n_outputs = top.get("outputs", int, 1, required=False)
     if output in CLASSIFIERS:
         classes = DATASET_CLASSES.get(dataset, 2)
+        if "outputs" not in top.table:
+            raise top.fail("outputs", f"missing: a {output} output needs outputs = {classes}, "
+                                      f"the classes of data set {dataset!r}")
         if n_outputs != classes:
             raise top.fail("outputs", f"{n_outputs} for a {output} output, but data set "
                                       f"{dataset!r} has {classes} classes")

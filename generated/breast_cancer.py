@@ -16,7 +16,7 @@ SPEC_NAME = "breast_cancer"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/breast_cancer.toml"
-MODULE_SHA256 = "a21c7f0f5021211f10bf8eaa0274579c9e4e81670b7c84cf0fdc0b0ad5990d63"
+MODULE_SHA256 = "78b0ae93c2d87d6a61643727457e182af4ccd17d0cc1c1031a77d131aef33147"
 DATASET = "breast_cancer"
 HELD_OUT = True  # dataset("test") exists
 LOSS = "binary cross-entropy"
@@ -152,21 +152,33 @@ def gradients(params, X, y):
     return loss_and_gradients(params, X, y)[1]
 
 
-def dataset(part="train", seed=0, test_fraction=0.25):
+def _split(seed, test_fraction):
     """scikit-learn's bundled breast_cancer data (no download), split as scikit-learn splits it
-    (train_test_split, stratified by class, `test_fraction` held out, random_state `seed`),
-    every input standardised with the training part's mean and standard deviation only."""
+    (train_test_split, stratified by class, `test_fraction` held out, random_state `seed`)."""
     from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import train_test_split
 
-    if part not in ("train", "test"):
-        raise ValueError(f"part must be 'train' or 'test', got {part!r}")
     data = load_breast_cancer()
     X, y = data.data.astype(np.float64), data.target.astype(np.float64)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_fraction, stratify=y, random_state=seed)
+    return train_test_split(X, y, test_size=test_fraction, stratify=y, random_state=seed)
+
+
+def input_scaling(seed=0, test_fraction=0.25):
+    """(mean, std) of every input over the training part: the network sees (x - mean) / std,
+    so a raw measurement given to predict must be scaled the same way."""
+    X_train = _split(seed, test_fraction)[0]
     mean, std = X_train.mean(axis=0), X_train.std(axis=0)
     std[std == 0.0] = 1.0  # an input constant in training (a corner pixel) stays 0
+    return mean, std
+
+
+def dataset(part="train", seed=0, test_fraction=0.25):
+    """The training or the held-out test part, every input standardised with the training
+    part's mean and standard deviation only."""
+    if part not in ("train", "test"):
+        raise ValueError(f"part must be 'train' or 'test', got {part!r}")
+    X_train, X_test, y_train, y_test = _split(seed, test_fraction)
+    mean, std = input_scaling(seed, test_fraction)
     if part == "test":
         return (X_test - mean) / std, y_test
     return (X_train - mean) / std, y_train

@@ -16,7 +16,7 @@ SPEC_NAME = "iris"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/iris.toml"
-MODULE_SHA256 = "c9befa8ce698dc44bd47f09afa4f3b8cb2b9a8b0c80d655ff3de096ec93ea02e"
+MODULE_SHA256 = "73ab91e0567f0f2bc8c8157b6a7daeb3c5484390429bda816db3d02614ff4306"
 DATASET = "iris"
 HELD_OUT = True  # dataset("test") exists
 LOSS = "categorical cross-entropy"
@@ -83,7 +83,7 @@ def _one_hot(y, n):
 
 
 def forward(params, X):
-    """Predictions y_hat, shape (N,), for inputs X of shape (N, 4)."""
+    """Class probabilities y_hat, shape (N, 3), for inputs X of shape (N, 4)."""
     W1 = np.asarray(params["W1"], dtype=np.float64)
     b1 = np.asarray(params["b1"], dtype=np.float64)
     W2 = np.asarray(params["W2"], dtype=np.float64)
@@ -140,21 +140,33 @@ def gradients(params, X, y):
     return loss_and_gradients(params, X, y)[1]
 
 
-def dataset(part="train", seed=0, test_fraction=0.25):
+def _split(seed, test_fraction):
     """scikit-learn's bundled iris data (no download), split as scikit-learn splits it
-    (train_test_split, stratified by class, `test_fraction` held out, random_state `seed`),
-    every input standardised with the training part's mean and standard deviation only."""
+    (train_test_split, stratified by class, `test_fraction` held out, random_state `seed`)."""
     from sklearn.datasets import load_iris
     from sklearn.model_selection import train_test_split
 
-    if part not in ("train", "test"):
-        raise ValueError(f"part must be 'train' or 'test', got {part!r}")
     data = load_iris()
     X, y = data.data.astype(np.float64), data.target.astype(np.float64)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_fraction, stratify=y, random_state=seed)
+    return train_test_split(X, y, test_size=test_fraction, stratify=y, random_state=seed)
+
+
+def input_scaling(seed=0, test_fraction=0.25):
+    """(mean, std) of every input over the training part: the network sees (x - mean) / std,
+    so a raw measurement given to predict must be scaled the same way."""
+    X_train = _split(seed, test_fraction)[0]
     mean, std = X_train.mean(axis=0), X_train.std(axis=0)
     std[std == 0.0] = 1.0  # an input constant in training (a corner pixel) stays 0
+    return mean, std
+
+
+def dataset(part="train", seed=0, test_fraction=0.25):
+    """The training or the held-out test part, every input standardised with the training
+    part's mean and standard deviation only."""
+    if part not in ("train", "test"):
+        raise ValueError(f"part must be 'train' or 'test', got {part!r}")
+    X_train, X_test, y_train, y_test = _split(seed, test_fraction)
+    mean, std = input_scaling(seed, test_fraction)
     if part == "test":
         return (X_test - mean) / std, y_test
     return (X_train - mean) / std, y_train

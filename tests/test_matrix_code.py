@@ -206,3 +206,21 @@ def test_softmax_gradients_and_a_training_run_equal_pytorch(tmp_path):
     assert result.returncode == 0, result.stderr
     gaps = json.loads((tmp_path / "params.json").read_text())["torch"]
     assert gaps["max_loss_difference"] < 1e-9 and gaps["max_param_difference"] < 1e-9
+
+
+def test_predict_scales_a_raw_measurement_as_training_did(tmp_path):
+    """The network trained on standardised iris; predict takes centimetres, as a user has."""
+    from conftest import run
+    from sklearn.datasets import load_iris
+
+    out = tmp_path / "run"
+    assert run(["train.py", "--spec", "iris", "--quiet", "--out", str(out)]).returncode == 0
+    record = json.loads((out / "params.json").read_text())
+    assert len(record["input_scaling"]["mean"]) == 4
+    data = load_iris()
+    for row in (0, 50, 100):  # a setosa, a versicolor, a virginica, in centimetres
+        values = [f"{v:g}" for v in data.data[row]]
+        result = run(["train.py", "predict", "--params", str(out / "params.json"), *values])
+        assert result.returncode == 0, result.stderr
+        assert "standardised as in training" in result.stdout
+        assert f"class = {data.target[row]}" in result.stdout

@@ -58,7 +58,7 @@ def test_the_batches_are_the_readmes_and_the_history_is_their_mean_loss():
 
 @pytest.mark.parametrize("flags,says", [
     (("--inits", "3", "--batch-size", "2"), "--inits trains full-batch"),
-    (("--backend", "c", "--batch-size", "2"), "--backend c runs full-batch descent only"),
+    (("--backend", "c", "--batch-size", "2"), "full-batch descent only; --batch-size runs"),
     (("--batch-size", "0"), "'0' is not a whole number from 1"),
 ])
 def test_batch_flags_that_cannot_be_are_one_line(tmp_path, flags, says):

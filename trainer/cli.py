@@ -148,7 +148,8 @@ def train_parser(model: ModuleType) -> Parser:
                              f"{model.DEFAULTS['lr']:g} for {model.SPEC_NAME}); with --inits, "
                              "a list such as 0.1,1,3")
     parser.add_argument("--epochs", type=epochs_int, default=model.DEFAULTS["epochs"],
-                        help="full-batch steps (default: the spec's, %(default)s)")
+                        help="passes over the data: one step each, or one per mini-batch "
+                             "(default: the spec's, %(default)s)")
     parser.add_argument("--seed", type=seed_int, default=model.DEFAULTS["seed"],
                         help="seed of the initialisation (default: the spec's, %(default)s)")
     parser.add_argument("--data", type=Path, default=None, metavar="FILE.csv",
@@ -256,10 +257,10 @@ def checked_run_flags(parser: argparse.ArgumentParser, argv: list[str],
     if args.inits is not None:
         args.batch_size = None  # a spec's mini-batches are for single runs
     if args.batch_size is not None and args.backend in ("c", "python"):
-        what = "--batch-size" if "batch_size" in explicit else \
-            f"the mini-batches of spec {model.SPEC_NAME} ([training] batch_size)"
+        what = "--batch-size runs" if "batch_size" in explicit else \
+            f"the mini-batches of spec {model.SPEC_NAME} ([training] batch_size) run"
         raise BadInput(f"--backend {args.backend} runs full-batch descent only; {what} "
-                       "run on --backend numpy")
+                       "on --backend numpy")
     if args.inits is not None and (args.compare_torch or args.init):
         flags = " and ".join(["--compare-torch"] * args.compare_torch
                              + ["--init"] * bool(args.init))

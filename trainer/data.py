@@ -80,6 +80,23 @@ def load_csv(model: ModuleType, path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data[:, :-1], data[:, -1]
 
 
+def input_scaling(model: ModuleType, record: dict, where: str,
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mean, std) a run standardised its inputs with (a held-out data set's training part),
+    or None; a malformed entry is one line."""
+    scaling = record.get("input_scaling")
+    if scaling is None:
+        return None
+    try:
+        mean, std = (np.asarray(scaling[k], dtype=float) for k in ("mean", "std"))
+    except (KeyError, TypeError, ValueError):
+        mean = std = np.empty(0)
+    if mean.shape != (model.N_INPUTS,) or std.shape != mean.shape or not np.all(std > 0):
+        raise BadInput(f"{where}: 'input_scaling' must hold {model.N_INPUTS} means and "
+                       "positive standard deviations")
+    return mean, std
+
+
 def to_json(params: Params) -> dict[str, object]:
     """Parameters as nested lists: params.json stores them so that a run replays exactly."""
     return {name: np.asarray(value).tolist() for name, value in params.items()}

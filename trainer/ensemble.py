@@ -125,8 +125,9 @@ def study(model: ModuleType, X: np.ndarray, y: np.ndarray, data_name: str, seed:
     """`count` initialisations per learning rate: train them, write the ensemble files into
     `out`, print the table; Diverged (exit 3) if any network diverged."""
     if not hasattr(model, "train_ensemble"):
+        why = "has a softmax output" if model.LABELS == "classes" else "is larger"
         raise BadInput(f"--inits needs a generated ensemble trainer, which only networks of at "
-                       f"most 40 parameters get; {model.SPEC_NAME} is larger")
+                       f"most 40 parameters and one output get; {model.SPEC_NAME} {why}")
     path = ensemble_path(model, backend)
     init = ensemble_init(model, seed, count)
     say(f"training {count} initialisation{'s' * (count != 1)} of {model.SPEC_NAME} at once "

@@ -132,7 +132,8 @@ def plot_boundary(model: ModuleType, path: Path, params: dict[str, np.ndarray], 
 def plot_confusion(path: Path, counts: np.ndarray, title: str) -> None:
     """How many samples of each true class (rows) went to each predicted class (columns)."""
     size = len(counts)
-    fig, ax = _pyplot().subplots(figsize=(1.5 + 0.55 * size, 1.2 + 0.5 * size))
+    side = max(4.5, 1.5 + 0.55 * size)  # three classes still leave room for the title
+    fig, ax = _pyplot().subplots(figsize=(side, side - 0.3))
     ax.imshow(counts, cmap="Blues")
     for (row, column), count in np.ndenumerate(counts):
         ax.text(column, row, str(count), ha="center", va="center", fontsize=8,

@@ -154,7 +154,13 @@ def render_report(run: Path, record: dict | None = None) -> str:
         final_loss=f"{record['final_loss']:.6f}", accuracy=f"{100 * record['accuracy']:.1f}",
         n_inputs=model.N_INPUTS, rows=rows, sentence=sentence,
         has_loss=(run / "loss.png").is_file(), has_boundary=(run / "boundary.png").is_file(),
-        optimizer=_optimizer(record))
+        has_confusion=(run / "confusion.png").is_file(), optimizer=_optimizer(record),
+        batches=(f"Mini-batch (batches of {int(record['batch_size'])})"
+                 if record.get("batch_size") else "Full-batch"),
+        rule=(r"the most probable class" if model.LABELS == "classes"
+              else r"$\hat{y} \ge 0.5$ for class 1"),
+        test_accuracy=(f"{100 * record['test_accuracy']:.1f}"
+                       if record.get("test_accuracy") is not None else ""))
 
 
 def _compile(tex: Path, timeout: float = 120) -> str | None:
@@ -201,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     except subprocess.TimeoutExpired:
         print("report: error: pdflatex took longer than 120 s", file=sys.stderr)
         return 2
-    if record["accuracy"] < 1:
+    if record["accuracy"] < 1 and record.get("test_accuracy") is None:
         print(f"report: note: this run did not solve its data ({100 * record['accuracy']:.1f}% "
               "correct); train another seed or learning rate before handing it in")
     if pdf is None:
