@@ -27,6 +27,11 @@ ROW_HELPERS = {
     \"\"\"Each row's log sum_j exp(z_j), computed without overflow.\"\"\"
     top = Z.max(axis=1)
     return top + np.log(np.exp(Z - top[:, None]).sum(axis=1))""",
+    "logsumexp_from_softmax": """def logsumexp_from_softmax(Z, P):
+    \"\"\"Each row's log sum_j exp(z_j) from its softmax P, without another exp: the largest
+    logit minus the log of its probability (at least 1/K, so the log loses nothing).\"\"\"
+    rows, top = np.arange(len(Z)), Z.argmax(axis=1)
+    return Z[rows, top] - np.log(P[rows, top])""",
 }
 
 
@@ -128,8 +133,11 @@ def matrix_module_context(matrix: MatrixGradients) -> dict:
     if classifier is not None:
         # -sum_k y_k log softmax(z)_k for one-hot y, through the logits: log-sum-exp of the
         # row minus the label's logit (verify.py checks it against the definition).
-        title, labels, row_helpers = classifier.title, "classes", ["softmax", "logsumexp"]
-        sample_loss = loss_with_prediction = f"logsumexp({z_out}) - np.sum(Y * {z_out}, axis=1)"
+        title, labels = classifier.title, "classes"
+        row_helpers = ["softmax", "logsumexp", "logsumexp_from_softmax"]
+        label_logit = f"np.sum(Y * {z_out}, axis=1)"
+        sample_loss = f"logsumexp({z_out}) - {label_logit}"
+        loss_with_prediction = f"logsumexp_from_softmax({z_out}, {a_out}) - {label_logit}"
         targets_line = "Y = _one_hot(y, X.shape[0])"
         prediction = a_out
     else:
