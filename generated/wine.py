@@ -1,0 +1,179 @@
+"""Forward pass, loss and gradients of network `wine`.
+
+A 13-16-3 tanh network with softmax and cross-entropy on the wine data.
+
+GENERATED FILE - do not edit. Regenerate with `make derive SPEC=specs/wine.toml`
+(python -m derive specs/wine.toml): written from that spec, the SymPy derivation in
+derive/ and the template derive/templates/module.py.j2. Gradients are SymPy's, proved
+equal to the derivative of the loss.
+Whether it is current (derived from today's spec and derive/) is recorded in
+generated/manifest.json, which train.py checks.
+"""
+
+import numpy as np
+
+SPEC_NAME = "wine"
+# The spec this module was derived from, and this file's own hash (with the digits of
+# MODULE_SHA256 zeroed) to notice hand edits.
+SPEC_FILE = "specs/wine.toml"
+MODULE_SHA256 = "8123bdd802c1e34b8fb2975be237c97db1572f5a64ac84f402ff6cc0800b93e8"
+DATASET = "wine"
+HELD_OUT = True  # dataset("test") exists
+LOSS = "categorical cross-entropy"
+LOSS_NAME = "cross_entropy"
+ACTIVATIONS = ("tanh", "softmax",)  # per layer, input side first
+# For the PyTorch referee (train.py --compare-torch): per layer, "" for the identity.
+TORCH_ACTIVATIONS = ("torch.tanh", "",)
+TORCH_LOSS = "torch.nn.functional.cross_entropy"
+LABELS = "classes"  # binary: targets 0 or 1; real: any number; classes: 0 .. K-1
+DEFAULTS = {"lr": 0.5, "epochs": 300, "seed": 0}
+N_INPUTS = 13
+N_OUTPUTS = 3
+# (name, shape, fan-in) of every parameter, in initialisation order.
+PARAMS = (
+    ("W1", (16, 13), 13),
+    ("b1", (16,), 13),
+    ("W2", (3, 16), 16),
+    ("b2", (3,), 16),
+)
+
+
+def softmax(Z):
+    """Each row's exp(z_k) / sum_j exp(z_j), computed without overflow."""
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def logsumexp(Z):
+    """Each row's log sum_j exp(z_j), computed without overflow."""
+    top = Z.max(axis=1)
+    return top + np.log(np.exp(Z - top[:, None]).sum(axis=1))
+
+
+def logsumexp_from_softmax(Z, P):
+    """Each row's log sum_j exp(z_j) from its softmax P, without another exp: the largest
+    logit minus the log of its probability (at least 1/K, so the log loses nothing)."""
+    rows, top = np.arange(len(Z)), Z.argmax(axis=1)
+    return Z[rows, top] - np.log(P[rows, top])
+
+
+def _inputs(X):
+    """X as a float array of shape (N, 13), or a clear error."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != N_INPUTS:
+        raise ValueError(f"X must have shape (N, {N_INPUTS}), got {X.shape}")
+    return X
+
+
+def _targets(y, n):
+    """y as a float array of shape (N,); a column (N, 1), as PyTorch code keeps it, is fine."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape == (n, 1):
+        y = y[:, 0]
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},), got {y.shape}")
+    return y
+
+
+def _one_hot(y, n):
+    """Class labels 0..K-1, shape (N,), as one-hot rows of shape (N, K)."""
+    y = _targets(y, n)
+    if not np.all((y == np.round(y)) & (y >= 0) & (y < N_OUTPUTS)):
+        raise ValueError(f"y must hold class labels 0..{N_OUTPUTS - 1}")
+    return np.eye(N_OUTPUTS)[y.astype(int)]
+
+
+# ---------------------------------------------------------------------------- the model
+# forward, loss and gradients, written as the formulas in wine.md read, with the
+# same names. Everything after the next rule of this kind is the same derivation again,
+# arranged for speed (whole training loops); a reader of the model can stop there.
+
+
+def forward(params, X):
+    """Class probabilities y_hat, shape (N, 3), for inputs X of shape (N, 13)."""
+    W1 = np.asarray(params["W1"], dtype=np.float64)
+    b1 = np.asarray(params["b1"], dtype=np.float64)
+    W2 = np.asarray(params["W2"], dtype=np.float64)
+    b2 = np.asarray(params["b2"], dtype=np.float64)
+    X = _inputs(X)
+    Z1 = X @ W1.T + b1
+    A1 = np.tanh(Z1)
+    Z2 = A1 @ W2.T + b2
+    Y_hat = softmax(Z2)
+    return Y_hat
+
+
+def loss(params, X, y):
+    """Mean categorical cross-entropy over the N samples, computed from the output logit."""
+    W1 = np.asarray(params["W1"], dtype=np.float64)
+    b1 = np.asarray(params["b1"], dtype=np.float64)
+    W2 = np.asarray(params["W2"], dtype=np.float64)
+    b2 = np.asarray(params["b2"], dtype=np.float64)
+    X = _inputs(X)
+    Y = _one_hot(y, X.shape[0])
+    Z1 = X @ W1.T + b1
+    A1 = np.tanh(Z1)
+    Z2 = A1 @ W2.T + b2
+    return float(np.mean(logsumexp(Z2) - np.sum(Y * Z2, axis=1)))
+
+
+def loss_and_gradients(params, X, y):
+    """The loss and dL/dtheta for every parameter, from one forward pass."""
+    W1 = np.asarray(params["W1"], dtype=np.float64)
+    b1 = np.asarray(params["b1"], dtype=np.float64)
+    W2 = np.asarray(params["W2"], dtype=np.float64)
+    b2 = np.asarray(params["b2"], dtype=np.float64)
+    X = _inputs(X)
+    Y = _one_hot(y, X.shape[0])
+    Z1 = X @ W1.T + b1
+    A1 = np.tanh(Z1)
+    Z2 = A1 @ W2.T + b2
+    Y_hat = softmax(Z2)
+    loss_value = float(np.mean(logsumexp_from_softmax(Z2, Y_hat) - np.sum(Y * Z2, axis=1)))
+    N = X.shape[0]
+    Delta2 = (Y_hat - Y)/N
+    Delta1 = (Delta2 @ W2) * (1 - A1**2)
+    grads = {
+        "W1": Delta1.T @ X,
+        "b1": Delta1.sum(axis=0),
+        "W2": Delta2.T @ A1,
+        "b2": Delta2.sum(axis=0),
+    }
+    return loss_value, grads
+
+
+def gradients(params, X, y):
+    """dL/dtheta for every parameter: a dict with the keys and shapes of `params`."""
+    return loss_and_gradients(params, X, y)[1]
+
+
+def _split(seed, test_fraction):
+    """scikit-learn's bundled wine data (no download), split as scikit-learn splits it
+    (train_test_split, stratified by class, `test_fraction` held out, random_state `seed`)."""
+    from sklearn.datasets import load_wine
+    from sklearn.model_selection import train_test_split
+
+    data = load_wine()
+    X, y = data.data.astype(np.float64), data.target.astype(np.float64)
+    return train_test_split(X, y, test_size=test_fraction, stratify=y, random_state=seed)
+
+
+def input_scaling(seed=0, test_fraction=0.25):
+    """(mean, std) of every input over the training part: the network sees (x - mean) / std,
+    so a raw measurement given to predict must be scaled the same way."""
+    X_train = _split(seed, test_fraction)[0]
+    mean, std = X_train.mean(axis=0), X_train.std(axis=0)
+    std[std == 0.0] = 1.0  # an input constant in training (a corner pixel) stays 0
+    return mean, std
+
+
+def dataset(part="train", seed=0, test_fraction=0.25):
+    """The training or the held-out test part, every input standardised with the training
+    part's mean and standard deviation only."""
+    if part not in ("train", "test"):
+        raise ValueError(f"part must be 'train' or 'test', got {part!r}")
+    X_train, X_test, y_train, y_test = _split(seed, test_fraction)
+    mean, std = input_scaling(seed, test_fraction)
+    if part == "test":
+        return (X_test - mean) / std, y_test
+    return (X_train - mean) / std, y_train
