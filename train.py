@@ -97,7 +97,7 @@ def train_main(argv: list[str]) -> int:
         record["test_accuracy"] = test_correct / len(held_out[1])
     if reference is not None:
         record["torch"] = reference["summary"]
-    if model.HELD_OUT and not args.data:  # what predict must do to a raw measurement
+    if held_out is not None:  # the inputs were standardised: predict must scale raw ones
         mean, std = model.input_scaling()
         record["input_scaling"] = {"mean": mean.tolist(), "std": std.tolist()}
     verdict = "" if correct == len(X) or held_out is not None else \

@@ -48,6 +48,11 @@ MAX_SPEC_BYTES = 100_000
 DESCRIPTION = re.compile(r"[A-Za-z0-9 _.,;:'()+\-/=!?]{0,200}")
 
 
+def parameter_count(widths: tuple[int, ...] | list[int]) -> int:
+    """Weights and biases of a fully connected network of these layer widths."""
+    return sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+
+
 class SpecError(ValueError):
     """A spec file that cannot be used, said in one line."""
 
@@ -89,7 +94,7 @@ class NetworkSpec:
 
     @property
     def n_params(self) -> int:
-        return sum((a + 1) * b for a, b in zip(self.widths, self.widths[1:]))
+        return parameter_count(self.widths)
 
     @property
     def matrix_only(self) -> bool:
@@ -196,8 +201,7 @@ def parse_spec(path: Path, text: str) -> NetworkSpec:
                                       f"{dataset!r} has {classes} classes")
     elif n_outputs != 1:
         raise top.fail("outputs", f"{n_outputs}: only a softmax output has more than one")
-    widths = [n_inputs, *hidden, n_outputs]
-    n_params = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+    n_params = parameter_count([n_inputs, *hidden, n_outputs])
     if n_params > MAX_PARAMS:
         raise top.fail("hidden", f"{n_params} parameters; at most {MAX_PARAMS}")
     activation = top.get("activation", (str, list))

@@ -123,15 +123,20 @@ def load_text(text: str, name: str) -> types.ModuleType:
     return module
 
 
-def verify_module(gradients: Gradients, text: str, checked: list[Case] | None = None) -> None:
-    """The NumPy module, its plain-Python loop and its ensemble loop against the derivation."""
+def _run_check(check, *args) -> None:
+    """Run a check of printed code; printed code that does not even run is one line too."""
     try:
-        _verify_module(gradients, text, checked)
+        check(*args)
     except DerivationError:
         raise
-    except Exception as error:  # printed code that does not even run: say so in one line
+    except Exception as error:  # noqa: BLE001  whatever the printed code raised
         raise DerivationError(f"printed module does not run: {type(error).__name__}: "
                               f"{error}; nothing was written") from None
+
+
+def verify_module(gradients: Gradients, text: str, checked: list[Case] | None = None) -> None:
+    """The NumPy module, its plain-Python loop and its ensemble loop against the derivation."""
+    _run_check(_verify_module, gradients, text, checked)
 
 
 def _verify_module(gradients: Gradients, text: str, checked: list[Case] | None) -> None:
@@ -227,13 +232,7 @@ def verify_by_differences(name: str, text: str, seed: int = 2026) -> None:
     central differences of its own printed loss (Richardson-extrapolated), along random
     directions through every parameter and at single entries of each. The derivation
     itself is proved symbolically (derive/matrix.py); this proves the printing."""
-    try:
-        _verify_by_differences(name, text, seed)
-    except DerivationError:
-        raise
-    except Exception as error:  # printed code that does not even run: say so in one line
-        raise DerivationError(f"printed module does not run: {type(error).__name__}: "
-                              f"{error}; nothing was written") from None
+    _run_check(_verify_by_differences, name, text, seed)
 
 
 def _derivative(loss, params: dict[str, np.ndarray], direction: dict[str, np.ndarray],

@@ -16,7 +16,7 @@ SPEC_NAME = "wine"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/wine.toml"
-MODULE_SHA256 = "8123bdd802c1e34b8fb2975be237c97db1572f5a64ac84f402ff6cc0800b93e8"
+MODULE_SHA256 = "0c7b1e5c49b3b407eb4976ce1d2f938f64805c7b60b6f53fb14ec82b23e8c8b8"
 DATASET = "wine"
 HELD_OUT = True  # dataset("test") exists
 LOSS = "categorical cross-entropy"
@@ -158,13 +158,16 @@ def _split(seed, test_fraction):
     return train_test_split(X, y, test_size=test_fraction, stratify=y, random_state=seed)
 
 
-def input_scaling(seed=0, test_fraction=0.25):
-    """(mean, std) of every input over the training part: the network sees (x - mean) / std,
-    so a raw measurement given to predict must be scaled the same way."""
-    X_train = _split(seed, test_fraction)[0]
+def _scaling(X_train):
     mean, std = X_train.mean(axis=0), X_train.std(axis=0)
     std[std == 0.0] = 1.0  # an input constant in training (a corner pixel) stays 0
     return mean, std
+
+
+def input_scaling(seed=0, test_fraction=0.25):
+    """(mean, std) of every input over the training part: the network sees (x - mean) / std,
+    so a raw measurement given to predict must be scaled the same way."""
+    return _scaling(_split(seed, test_fraction)[0])
 
 
 def dataset(part="train", seed=0, test_fraction=0.25):
@@ -173,7 +176,7 @@ def dataset(part="train", seed=0, test_fraction=0.25):
     if part not in ("train", "test"):
         raise ValueError(f"part must be 'train' or 'test', got {part!r}")
     X_train, X_test, y_train, y_test = _split(seed, test_fraction)
-    mean, std = input_scaling(seed, test_fraction)
+    mean, std = _scaling(X_train)
     if part == "test":
         return (X_test - mean) / std, y_test
     return (X_train - mean) / std, y_train

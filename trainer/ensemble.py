@@ -4,7 +4,6 @@ data at each learning rate, the loss quantiles per epoch, and the files that sho
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,28 +14,12 @@ import numpy as np
 from trainer import plots
 from trainer.compiled import compiled_library, train_ensemble_compiled
 from trainer.errors import BadInput, Diverged
+from trainer.loops import ensemble_init
 from trainer.outputs import staged_outputs, write_text
 
 ENSEMBLE_QUANTILES = (0.1, 0.5, 0.9)
 ENSEMBLE_BLOCK_ELEMENTS = 1 << 21  # samples x networks per block: 16 MB an array
 ENSEMBLE_FILES = ("ensemble.png", "sweep.png", "ensemble.csv", "ensemble.json")
-
-
-def ensemble_init(model: ModuleType, seed: int, count: int) -> dict[str, np.ndarray]:
-    """Network k starts exactly where a single run with --seed seed+k starts: one generator
-    per seed is the price (about 20 us a network, mostly NumPy's seeding), so the draws go
-    straight into the K-wide arrays with one call per seed and no per-network arrays."""
-    sizes = [math.prod(shape) for _, shape, _ in model.PARAMS]
-    draws = np.empty((sum(sizes), count))
-    for k in range(count):
-        draws[:, k] = np.random.default_rng(seed + k).random(sum(sizes))
-    params, start = {}, 0
-    for (name, shape, fan_in), size in zip(model.PARAMS, sizes):
-        bound = 1.0 / math.sqrt(fan_in)  # as Generator.uniform: low + (high - low) * u
-        block = draws[start:start + size]
-        params[name] = (-bound + (bound - -bound) * block).reshape(*shape, count)
-        start += size
-    return params
 
 
 def ensemble_path(model: ModuleType, requested: str = "auto") -> str:

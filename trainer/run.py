@@ -17,9 +17,13 @@ RUN_FILES = ("loss.png", "boundary.png", "confusion.png", "history.csv", "params
 
 
 def classes(model: ModuleType, params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
-    """Predicted class of every sample: the most probable one of a softmax output, else
-    y_hat >= 0.5."""
-    y_hat = model.forward(params, X)
+    """Predicted class of every sample."""
+    return classes_of(model, model.forward(params, X))
+
+
+def classes_of(model: ModuleType, y_hat: np.ndarray) -> np.ndarray:
+    """The class forward's output `y_hat` predicts: the most probable one of a softmax
+    output, else y_hat >= 0.5."""
     if model.LABELS == "classes":
         return np.argmax(y_hat, axis=1)
     return (y_hat >= 0.5).astype(int)
@@ -44,13 +48,14 @@ def prediction_table(model: ModuleType, params: dict[str, np.ndarray], X: np.nda
     """x, y, y_hat and the class of every sample, one row each (printed for small data);
     for a softmax output, y_hat is the probability of the predicted class."""
     y_hat = model.forward(params, X)
+    predicted = classes_of(model, y_hat)
     if model.LABELS == "classes":
         y_hat = y_hat.max(axis=1)
     inputs = [f"x{j + 1}" for j in range(X.shape[1])]
     rows = ["  ".join(f"{h:>5}" for h in inputs) + "      y      y_hat  class"]
-    for x_row, target, p, predicted in zip(X, y, y_hat, classes(model, params, X)):
+    for x_row, target, p, chosen in zip(X, y, y_hat, predicted):
         cells = "  ".join(f"{v:5g}" for v in x_row)
-        rows.append(f"{cells}  {target:5g}  {p:9.6f}  {predicted:5d}")
+        rows.append(f"{cells}  {target:5g}  {p:9.6f}  {chosen:5d}")
     return "\n".join(rows)
 
 
