@@ -166,43 +166,72 @@ def main() -> int:
 
 def digits_rows() -> float:
     """specs/digits.toml (64-32-10 tanh, softmax, cross-entropy) on the digits training part,
-    full batch, float64, same init: the generated module against a hand-written NumPy MLP
-    (bench/numpy_mlp.py) and PyTorch eager. Returns the largest final-loss difference."""
-    import numpy_mlp
-
+    float64, same init, same batches: the generated module's loop (what train.py runs) and
+    a loop over its loss_and_gradients, against a hand-written NumPy MLP (bench/numpy_mlp.py)
+    and PyTorch eager; full batch, then the spec's batches of 64. Returns the largest
+    final-loss difference."""
     model = load_generated("digits")
     X, y = model.dataset()
     init = init_params(model, 0)
-    lr, epochs = 0.5, 200
-    rows = [("generated, NumPy (loss_and_gradients)",
-             lambda: train(model, init, X, y, lr, epochs, path="numpy")),
-            ("hand-written NumPy MLP (bench/numpy_mlp.py)",
-             lambda: numpy_mlp.train(init, X, y, lr, epochs))]
+    return max(digits_table(model, X, y, init, None, 200), digits_table(model, X, y, init, 64, 20))
+
+
+def digits_table(model, X, y, init, batch_size: int | None, epochs: int, lr: float = 0.5,
+                 rounds: int = 7) -> float:
+    """One table of digits_rows: full batch (`batch_size` None) or mini-batches."""
+    import numpy_mlp
+
+    from trainer.loops import batch_orders, descend
+
+    def orders():
+        return None if batch_size is None else batch_orders(0, len(X), epochs)
+
+    rows = [("generated, its training loop (`train_batches`, what train.py runs)",
+             lambda: model.train_batches(init, X, y, lr, epochs, orders(), batch_size)),
+            ("generated, a loop over `loss_and_gradients` (trainer/loops.py `descend`)",
+             lambda: descend(model, init, X, y, lr, epochs, batch_size=batch_size)),
+            ("hand-written NumPy MLP (`bench/numpy_mlp.py`)",
+             lambda: numpy_mlp.train(init, X, y, lr, epochs, orders(), batch_size))]
     try:
         import torch  # noqa: F401
 
         from trainer.torch_reference import torch_reference
 
-        rows.append(("PyTorch eager (nn.Linear, F.cross_entropy, optim.SGD)",
-                     lambda: torch_reference(model, init, X, y, lr, epochs)))
+        rows.append(("PyTorch eager (`nn.Linear`, `F.cross_entropy`, `optim.SGD`)",
+                     lambda: torch_reference(model, init, X, y, lr, epochs,
+                                             batch_size=batch_size)))
     except ImportError:
         pass
-    measured = []
-    for name, run in rows:
-        seconds, (_, history) = median_seconds(run, 5)
-        measured.append((name, 1e6 * seconds / epochs, float(history[-1])))
-    generated = measured[0][1]
+    seconds, ratios, losses = interleaved(rows, rounds)
+    what = "full batch" if batch_size is None else f"batches of {batch_size}"
     print(f"\ndigits (specs/digits.toml, {len(X)} training images, 64-32-10), lr {lr}, "
-          f"{epochs} epochs, full batch, float64, same init, median of 5")
-    print("| path | us/epoch | generated is faster by | last loss |")
+          f"{epochs} epochs, {what}, float64, same init; {rounds} rounds, each running every "
+          "row once in turn: median time, and the median of each round's ratio")
+    print("| path | us/epoch | the generated loop is faster by | last loss |")
     print("| --- | ---: | ---: | ---: |")
-    for name, us, loss in measured:
-        print(f"| {name} | {us:.0f} | {us / generated:.2f}x | {loss:.15f} |")
-    if len(measured) < 3:
+    for (name, _), time_taken, ratio, loss in zip(rows, seconds, ratios, losses):
+        print(f"| {name} | {1e6 * time_taken / epochs:.0f} | {ratio:.2f}x | {loss:.15f} |")
+    if len(rows) < 4:
         print("(PyTorch row left out: `make setup-torch` installs the optional referee)")
-    spread = max(loss for *_, loss in measured) - min(loss for *_, loss in measured)
+    spread = max(losses) - min(losses)
     print(f"largest difference of the last losses: {spread:.2e}")
     return spread
+
+
+def interleaved(rows, rounds: int) -> tuple[list[float], list[float], list[float]]:
+    """Every row once per round, the order turning each round, so a slow spell of a shared
+    machine falls on every row: each row's median seconds, the median over rounds of its
+    time against the first row's, and its last loss."""
+    times = [[] for _ in rows]
+    losses = [0.0] * len(rows)
+    for turn in range(rounds):
+        for k in [(turn + j) % len(rows) for j in range(len(rows))]:
+            start = time.perf_counter()
+            _, history = rows[k][1]()
+            times[k].append(time.perf_counter() - start)
+            losses[k] = float(history[-1])
+    ratios = [statistics.median(t / g for t, g in zip(row, times[0])) for row in times]
+    return [statistics.median(row) for row in times], ratios, losses
 
 
 ONE_CORE = """

@@ -16,7 +16,7 @@ SPEC_NAME = "breast_cancer"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/breast_cancer.toml"
-MODULE_SHA256 = "9a890b6381042b5bf739c846c2c3fc019c1bc63e6e4e9a7130007833b0ac1b61"
+MODULE_SHA256 = "86b11436af42243df5c268b373ceb2fcecb8f8c1cb579105a10b901fa998b02b"
 DATASET = "breast_cancer"
 HELD_OUT = True  # dataset("test") exists
 LOSS = "binary cross-entropy"
@@ -116,10 +116,11 @@ def loss(params, X, y):
     b2 = np.asarray(params["b2"], dtype=np.float64).reshape((1,))
     X = _inputs(X)
     Y = _targets(y, X.shape[0]).reshape(-1, 1)  # a row per sample
+    N = X.shape[0]
     Z1 = X @ W1.T + b1
     A1 = relu(Z1)
     Z2 = A1 @ W2.T + b2
-    return float(np.mean(softplus(Z2) - Y*Z2))
+    return float((softplus(Z2) - Y*Z2).sum()) / N
 
 
 def loss_and_gradients(params, X, y):
@@ -130,19 +131,19 @@ def loss_and_gradients(params, X, y):
     b2 = np.asarray(params["b2"], dtype=np.float64).reshape((1,))
     X = _inputs(X)
     Y = _targets(y, X.shape[0]).reshape(-1, 1)  # a row per sample
+    N = X.shape[0]
     Z1 = X @ W1.T + b1
     A1 = relu(Z1)
     Z2 = A1 @ W2.T + b2
     Y_hat = sigmoid(Z2)
-    loss_value = float(np.mean(softplus_from_sigmoid(Z2, Y_hat) - Y*Z2))
-    N = X.shape[0]
+    loss_value = float((softplus_from_sigmoid(Z2, Y_hat) - Y*Z2).sum()) / N
     Delta2 = (Y_hat - Y)/N
     Delta1 = (Delta2 @ W2) * (np.heaviside(Z1, 0.0))
     grads = {
         "W1": Delta1.T @ X,
-        "b1": Delta1.sum(axis=0),
+        "b1": Delta1.T @ np.ones(N),
         "w2": np.reshape(Delta2.T @ A1, (16,)),
-        "b2": np.reshape(Delta2.sum(axis=0), ()),
+        "b2": np.reshape(Delta2.T @ np.ones(N), ()),
     }
     return loss_value, grads
 
@@ -185,3 +186,69 @@ def dataset(part="train", seed=0, test_fraction=0.25):
     if part == "test":
         return (X_test - mean) / std, y_test
     return (X_train - mean) / std, y_train
+
+
+# ----------------------------------------------------------------------- the speed paths
+# The same derived expressions as above, printed as one whole training loop, which
+# train.py runs for plain gradient descent.
+
+
+def _batches(X, Y, order, batch_size):
+    """The rows of X and Y in `order`, cut into batches of `batch_size`, the last smaller:
+    both put in that order once, so that each batch is a slice."""
+    X, Y = X[order], Y[order]
+    return [(X[start:start + batch_size], Y[start:start + batch_size])
+            for start in range(0, len(order), batch_size)]
+
+
+def train_batches(params, X, y, lr, epochs, orders=None, batch_size=None):
+    """Gradient descent theta <- theta - lr dL/dtheta in one loop: what train.py's loop over
+    loss_and_gradients computes, bit for bit, without checking the inputs or making the
+    targets again at every step, the parameters updated in place.
+
+    Full batch when `orders` is None; else `orders` yields each epoch's order of the
+    samples, cut into batches of `batch_size`. Returns (trained params, losses) where
+    losses[e] is the loss before update e (full batch) or the mean of epoch e's batch
+    losses, each before its own step. Stops at a non-finite loss.
+    """
+    # copies of the parameters, updated in place
+    W1 = np.array(params["W1"], dtype=np.float64)
+    b1 = np.array(params["b1"], dtype=np.float64)
+    W2 = np.array(params["w2"], dtype=np.float64).reshape((1, 16))
+    b2 = np.array(params["b2"], dtype=np.float64).reshape((1,))
+    X = _inputs(X)
+    Y = _targets(y, X.shape[0]).reshape(-1, 1)  # a row per sample
+    X_all, Y_all = X, Y
+    losses = np.empty(epochs)
+    for epoch in range(epochs):
+        if orders is None:
+            batches = [(X_all, Y_all)]
+        else:
+            batches = _batches(X_all, Y_all, next(orders), batch_size)
+        batch_losses = []
+        for X, Y in batches:
+            N = X.shape[0]
+            Z1 = X @ W1.T + b1
+            A1 = relu(Z1)
+            Z2 = A1 @ W2.T + b2
+            Y_hat = sigmoid(Z2)
+            loss_value = float((softplus_from_sigmoid(Z2, Y_hat) - Y*Z2).sum()) / N
+            batch_losses.append(loss_value)
+            if not np.isfinite(loss_value):
+                break
+            Delta2 = (Y_hat - Y)/N
+            Delta1 = (Delta2 @ W2) * (np.heaviside(Z1, 0.0))
+            W1 -= lr * (Delta1.T @ X)
+            b1 -= lr * (Delta1.T @ np.ones(N))
+            W2 -= lr * (Delta2.T @ A1)
+            b2 -= lr * (Delta2.T @ np.ones(N))
+        losses[epoch] = sum(batch_losses) / len(batch_losses)
+        if not np.isfinite(losses[epoch]):
+            break
+    trained = {
+        "W1": W1,
+        "b1": b1,
+        "w2": W2.reshape((16,)),
+        "b2": b2.reshape(()),
+    }
+    return trained, losses

@@ -15,7 +15,7 @@ from conftest import REPO, require_torch
 from derive.__main__ import render_matrix_only
 from derive.gradients import DerivationError
 from derive.spec import UNIT_BY_UNIT_MAX_PARAMS, SpecError, load_spec
-from derive.verify import load_text, verify_by_differences
+from derive.verify import differences_agree, load_text, verify_by_differences
 
 WIDE = {  # name: (hidden, activations, output, loss)
     "wide_relu": ([300], "relu", "sigmoid", "bce"),
@@ -66,7 +66,7 @@ def test_the_printed_code_is_one_line_per_layer_and_its_report_has_shapes(tmp_pa
     outputs = render_matrix_only(load_spec(_write_spec(tmp_path, "wide_tanh_gelu")))
     code = outputs["wide_tanh_gelu.py"]
     assert "Delta2 = (Delta3 @ W3) * (" in code and '"W1": Delta1.T @ X,' in code
-    assert '"b2": Delta2.sum(axis=0),' in code
+    assert "\"b2\": Delta2.T @ np.ones(N)," in code
     assert max(len(line) for line in code.splitlines() if str(tmp_path) not in line) <= 100
     report = outputs["wide_tanh_gelu.md"]
     assert r"\text{result}: n_{2} \times n_{1} \;(40 \times 96)" in report
@@ -84,6 +84,28 @@ def test_a_planted_printing_error_is_caught_by_the_differences(tmp_path, plant):
     assert plant[0] in code
     with pytest.raises(DerivationError, match="central differences"):
         verify_by_differences("wide_tanh_gelu", code.replace(plant[0], plant[1]))
+
+
+def test_the_training_loop_is_checked_against_the_checked_gradients(tmp_path):
+    """train_batches prints the same lines again: a slip there alone is refused too."""
+    code = render_matrix_only(load_spec(_write_spec(tmp_path, "wide_tanh_gelu")))[
+        "wide_tanh_gelu.py"]
+    loop = code.index("def train_batches")
+    planted = code[:loop] + code[loop:].replace("W1 -= lr * (", "W1 -= 0.5 * lr * (", 1)
+    assert planted != code
+    with pytest.raises(DerivationError, match="update of W1 in the train_batches target"):
+        verify_by_differences("wide_tanh_gelu", planted)
+
+
+def test_a_relu_kink_inside_the_difference_step_is_not_a_wrong_gradient():
+    """relu(p + 5e-5) at p = 0: slope 1, but differences at h = 1e-4 straddle the kink."""
+    def loss(params, X, y):
+        return float(np.maximum(params["p"][0] + 5e-5, 0.0))
+
+    at, direction = {"p": np.zeros(1)}, {"p": np.ones(1)}
+    assert differences_agree(loss, at, direction, None, None, 1.0)[0]
+    assert not differences_agree(loss, at, direction, None, None, 0.5)[0]
+    assert not differences_agree(loss, at, direction, None, None, 1.083)[0]
 
 
 def test_width_limits(tmp_path):

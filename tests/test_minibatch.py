@@ -9,7 +9,7 @@ import pytest
 import spec_oracle as oracle
 from conftest import run
 
-from trainer.loops import batch_orders, train
+from trainer.loops import batch_orders, descend, init_params, train
 from trainer.model import for_spec
 
 
@@ -76,3 +76,33 @@ def test_pytorch_replays_the_same_batches(tmp_path):
                "--compare-torch")
     gaps = json.loads((out / "params.json").read_text())["torch"]
     assert gaps["max_loss_difference"] < 1e-9 and gaps["max_param_difference"] < 1e-9
+
+
+@pytest.mark.parametrize("name", ["digits", "breast_cancer"])  # softmax; one sigmoid output
+@pytest.mark.parametrize("batch_size", [None, 50])
+def test_the_generated_training_loop_is_the_reference_loop_bit_for_bit(name, batch_size):
+    """train.py runs train_batches for matrix-level modules; descend is the loop over
+    loss_and_gradients that the README describes."""
+    model = for_spec(name)
+    X, y = model.dataset()
+    init = init_params(model, 1)
+    want, want_history = descend(model, init, X, y, 0.3, 6, batch_size=batch_size, seed=2)
+    orders = None if batch_size is None else batch_orders(2, len(X), 6)
+    got, history = model.train_batches(init, X, y, 0.3, 6, orders, batch_size)
+    assert history.tobytes() == want_history.tobytes()
+    assert all(got[n].tobytes() == want[n].tobytes() and got[n].shape == want[n].shape
+               for n in want)
+    assert all(np.array_equal(init[n], start) for n, start in init_params(model, 1).items())
+    trained, _ = train(model, init, X, y, 0.3, 6, batch_size=batch_size, seed=2)
+    assert all(trained[n].tobytes() == want[n].tobytes() for n in want)
+
+
+def test_the_generated_training_loop_stops_where_the_reference_loop_does():
+    model = for_spec("breast_cancer")
+    X, y = model.dataset()
+    init = {n: v * 1e3 for n, v in init_params(model, 0).items()}
+    with np.errstate(all="ignore"):
+        _, want = descend(model, init, X, y, 1e12, 30)
+        _, got = model.train_batches(init, X, y, 1e12, 30)
+    stop = int(np.flatnonzero(~np.isfinite(want))[0])
+    assert np.array_equal(got[:stop + 1], want[:stop + 1], equal_nan=True)

@@ -64,7 +64,9 @@ def train(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr: f
     and batches), "numpy" steps through loss_and_gradients; "auto" takes the fastest that
     applies here. An `optimizer` other than plain gradient descent (trainer/optim.py) runs
     on the NumPy loop: the generated fast loops carry theta <- theta - lr g only; so do
-    mini-batches (`batch_size` below the sample count, in `batch_orders(seed, ...)`).
+    mini-batches (`batch_size` below the sample count, in `batch_orders(seed, ...)`). The
+    NumPy loop is the generated module's train_batches where it has one (matrix-level
+    modules: the same steps as `descend`, bit for bit, in one loop), else `descend`.
     """
     if optimizer is not None and not optimizer.is_plain:
         path = "numpy"
@@ -82,6 +84,10 @@ def train(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr: f
         except OverflowError:  # exp() beyond +-709: the NumPy code handles that range
             result = None
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below, not warned
+        if result is None and hasattr(model, "train_batches") \
+                and (optimizer is None or optimizer.is_plain):
+            orders = None if batch_size is None else batch_orders(seed, len(X), epochs)
+            result = model.train_batches(params, X, y, lr, epochs, orders, batch_size)
         if result is None:
             result = descend(model, params, X, y, lr, epochs, optimizer, batch_size, seed)
         trained, history = result
