@@ -58,7 +58,7 @@ def train_main(argv: list[str]) -> int:
     path = choose_path(model, len(X),
                        "numpy" if not optimizer.is_plain else BACKENDS[args.backend])
     batches = args.batch_size is not None and args.batch_size < len(X)
-    if batches:
+    if batches or args.full_loss:
         path = "numpy"
     if not optimizer.is_plain and args.backend == "auto":
         say(f"{args.optimizer} runs on the NumPy loop (the generated C and plain-Python loops "
@@ -71,9 +71,10 @@ def train_main(argv: list[str]) -> int:
     say(f"training {model.SPEC_NAME} on {data_name} ({len(X)} samples): lr {lr:g}{rule}, "
         f"{args.epochs} epochs, {start}, {PATH_NAMES[path]}")
     batch_size = args.batch_size if batches else None
+    full_losses = np.full(args.epochs, np.nan) if args.full_loss else None
     params, history = train(model, init, X, y, lr, args.epochs, path=path, optimizer=optimizer,
                             report=lambda e, loss: say(f"  epoch {e:>7d}  loss {loss:.6f}"),
-                            batch_size=batch_size, seed=args.seed)
+                            batch_size=batch_size, seed=args.seed, full_losses=full_losses)
     final_loss = model.loss(params, X, y)
     reference = None
     if args.compare_torch:
@@ -92,6 +93,7 @@ def train_main(argv: list[str]) -> int:
         "init": to_json(init), "params": to_json(params), "final_loss": final_loss,
         "accuracy": correct / len(X), "optimizer": optimizer.settings(),
         "batch_size": batch_size, "batch_seed": args.seed if batch_size else None,
+        "history_columns": ["epoch", "loss"] + ["full_loss"] * args.full_loss,
     }
     if held_out is not None:
         record["test_accuracy"] = test_correct / len(held_out[1])
@@ -102,7 +104,7 @@ def train_main(argv: list[str]) -> int:
         record["input_scaling"] = {"mean": mean.tolist(), "std": std.tolist()}
     verdict = "" if correct == len(X) or held_out is not None else \
         f", NOT solved: {correct}/{len(X)} correct"
-    written = write_run(model, out, record, history, params, X, y,
+    written = write_run(model, out, record, history, full_losses, params, X, y,
                         f"{model.SPEC_NAME}{f' on {args.data.name}' if args.data else ''} "
                         f"(lr {lr:g}, {start})", verdict,
                         None if reference is None else reference["history"],

@@ -68,11 +68,12 @@ def render_all(spec: NetworkSpec) -> dict[str, str]:
 def render_matrix_only(spec: NetworkSpec) -> dict[str, str]:
     """A network too wide to derive unit by unit: derived and printed at the matrix level,
     its derivation proved at small widths (it does not depend on them), its printed module
-    checked against central differences of its own loss at the real widths. No notebook
-    and no C loop: both are written unit by unit."""
+    checked against central differences of its own loss at the real widths; its notebook
+    prints the same lines. No C loop: that is written unit by unit."""
     from derive.latex import render_matrix
     from derive.matrix import derive_matrix, prove_at_small_widths
     from derive.matrix_code import render_matrix_module
+    from derive.notebook import render_matrix_notebook
     from derive.verify import verify_by_differences
 
     matrix = derive_matrix(spec)
@@ -82,7 +83,8 @@ def render_matrix_only(spec: NetworkSpec) -> dict[str, str]:
     verify_by_differences(spec.name, module)
     return {names["module"]: module,
             names["tex"]: render_matrix(matrix, "gradients.tex.j2"),
-            names["md"]: render_matrix(matrix, "gradients.md.j2")}
+            names["md"]: render_matrix(matrix, "gradients.md.j2"),
+            names["notebook"]: render_matrix_notebook(matrix)}
 
 
 def why_stale(spec: NetworkSpec, out_dir: Path, stamp: str) -> str | None:
@@ -96,8 +98,7 @@ def why_stale(spec: NetworkSpec, out_dir: Path, stamp: str) -> str | None:
     if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
         return f"{out_dir / MANIFEST} has no record of spec {spec.name}"
     names = output_names(spec)
-    required = [names[kind] for kind in ("module", "tex", "md", "notebook")
-                if kind != "notebook" or not spec.matrix_only]
+    required = [names[kind] for kind in ("module", "tex", "md", "notebook")]
     listed = [name for name in names.values() if name in entry["files"]]
     if not set(required) <= set(listed):
         return f"{out_dir / MANIFEST} lists only some of the files of spec {spec.name}"

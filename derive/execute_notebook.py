@@ -117,15 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", type=Path, nargs="?", default=Path("out/xor.ipynb"))
     args = parser.parse_args(argv)
     if not args.source.is_file():
-        from derive.spec import UNIT_BY_UNIT_MAX_PARAMS  # only here: it brings SymPy in
-
-        report = args.source.with_suffix(".md")
-        why = (f"network {args.source.stem} is derived at the matrix level only (more than "
-               f"{UNIT_BY_UNIT_MAX_PARAMS} parameters, or a softmax output), which has no "
-               f"notebook; its formulas are in "
-               f"{report}" if args.source.with_suffix(".py").is_file() and report.is_file()
-               else "run `make derive`")
-        print(f"execute_notebook: error: {args.source}: no such notebook; {why}",
+        print(f"execute_notebook: error: {args.source}: no such notebook; run `make derive`",
               file=sys.stderr)
         return 2
 

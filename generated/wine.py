@@ -16,7 +16,7 @@ SPEC_NAME = "wine"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/wine.toml"
-MODULE_SHA256 = "9406ba2109f0b503e2262fedb3d39189496d147035fe2f97d158ada373f2ac1e"
+MODULE_SHA256 = "1f048acf00f6597d077e7cd5b16d315a6af324685311b78f1bdde1a442b57ee7"
 DATASET = "wine"
 HELD_OUT = True  # dataset("test") exists
 LOSS = "categorical cross-entropy"
@@ -213,7 +213,7 @@ def _batches(X, Y, order, batch_size):
             for start in range(0, len(order), batch_size)]
 
 
-def train_batches(params, X, y, lr, epochs, orders=None, batch_size=None):
+def train_batches(params, X, y, lr, epochs, orders=None, batch_size=None, full_losses=None):
     """Gradient descent theta <- theta - lr dL/dtheta in one loop: what train.py's loop over
     loss_and_gradients computes, bit for bit, without checking the inputs or making the
     targets again at every step, the parameters updated in place.
@@ -221,7 +221,8 @@ def train_batches(params, X, y, lr, epochs, orders=None, batch_size=None):
     Full batch when `orders` is None; else `orders` yields each epoch's order of the
     samples, cut into batches of `batch_size`. Returns (trained params, losses) where
     losses[e] is the loss before update e (full batch) or the mean of epoch e's batch
-    losses, each before its own step. Stops at a non-finite loss.
+    losses, each before its own step. Stops at a non-finite loss. Given an array
+    `full_losses`, fills full_losses[e] with the loss on all of X, y before epoch e.
     """
     # copies of the parameters, updated in place
     W1 = np.array(params["W1"], dtype=np.float64)
@@ -231,8 +232,19 @@ def train_batches(params, X, y, lr, epochs, orders=None, batch_size=None):
     X = _inputs(X)
     Y = _one_hot(y, X.shape[0])
     X_all, Y_all = X, Y
+
+    def current():
+        return {
+            "W1": W1,
+            "b1": b1,
+            "W2": W2,
+            "b2": b2,
+        }
+
     losses = np.empty(epochs)
     for epoch in range(epochs):
+        if full_losses is not None:
+            full_losses[epoch] = loss(current(), X_all, y)
         if orders is None:
             batches = [(X_all, Y_all)]
         else:
@@ -257,10 +269,4 @@ def train_batches(params, X, y, lr, epochs, orders=None, batch_size=None):
         losses[epoch] = sum(batch_losses) / len(batch_losses)
         if not np.isfinite(losses[epoch]):
             break
-    trained = {
-        "W1": W1,
-        "b1": b1,
-        "W2": W2,
-        "b2": b2,
-    }
-    return trained, losses
+    return current(), losses

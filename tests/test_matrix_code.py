@@ -41,8 +41,13 @@ def test_wide_networks_equal_the_spec_files_hand_written_backpropagation(tmp_pat
     spec = load_spec(path)
     assert spec.matrix_only and spec.n_params > UNIT_BY_UNIT_MAX_PARAMS
     outputs = render_matrix_only(spec)
-    assert sorted(outputs) == sorted([f"{name}.py", f"{name}.md", f"{name}.tex"])
+    assert sorted(outputs) == sorted([f"{name}.py", f"{name}.md", f"{name}.tex", f"{name}.ipynb"])
     module = load_text(outputs[f"{name}.py"], name)
+    cells = json.loads(outputs[f"{name}.ipynb"])["cells"]
+    model_cell = next("".join(c["source"]) for c in cells
+                      if "def loss_and_gradients" in "".join(c["source"]))
+    notebook: dict = {}
+    exec(compile(model_cell, "the notebook's model cell", "exec"), notebook)
     raw = oracle.read_spec(path)
     rng = np.random.default_rng(7)
     assert [(n, tuple(s)) for n, s, _ in module.PARAMS] == \
@@ -53,6 +58,7 @@ def test_wide_networks_equal_the_spec_files_hand_written_backpropagation(tmp_pat
         y = rng.integers(0, 2, 33).astype(float)
         loss, grads = module.loss_and_gradients(params, X, y)
         assert loss == pytest.approx(oracle.loss(raw, params, X, y), rel=1e-12)
+        assert notebook["loss_and_gradients"](params, X, y)[0] == loss
         want = oracle.backprop(raw, params, X, y)
         for n in want:
             assert grads[n].shape == want[n].shape
@@ -124,7 +130,7 @@ def test_derive_writes_a_wide_network_and_knows_it_is_current(tmp_path):
     first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "manifest.json", "wide_relu.md", "wide_relu.py", "wide_relu.tex"]
+        "manifest.json", "wide_relu.ipynb", "wide_relu.md", "wide_relu.py", "wide_relu.tex"]
     again = subprocess.run([*command, "--if-stale"], cwd=REPO, capture_output=True, text=True,
                            timeout=300)
     assert again.returncode == 0 and "wrote" not in again.stdout + again.stderr

@@ -106,3 +106,48 @@ def test_the_generated_training_loop_stops_where_the_reference_loop_does():
         _, got = model.train_batches(init, X, y, 1e12, 30)
     stop = int(np.flatnonzero(~np.isfinite(want))[0])
     assert np.array_equal(got[:stop + 1], want[:stop + 1], equal_nan=True)
+
+
+@pytest.mark.parametrize("name", ["moons_relu", "iris"])  # unit-by-unit; matrix-level softmax
+def test_full_loss_is_the_loss_on_all_the_data_before_each_epoch(tmp_path, name):
+    """history.csv's third column against the spec-file referee: its own descent stopped
+    after e epochs, its own loss on every training sample."""
+    out = _run(tmp_path, name, "--spec", name, "--epochs", "6", "--batch-size", "16",
+               "--seed", "3", "--full-loss")
+    rows = (out / "history.csv").read_text().splitlines()
+    assert rows[0] == "epoch,loss,full_loss" and len(rows) == 7
+    assert json.loads((out / "params.json").read_text())["history_columns"] == \
+        ["epoch", "loss", "full_loss"]
+    spec = oracle.read_spec(name)
+    spec = oracle.RawSpec(**{**spec.__dict__, "batch_size": 16, "seed": 3})
+    model = for_spec(name)
+    X, y = model.dataset()
+    init = oracle.init_params(spec, 3)
+    _, batch_means = oracle.descend(spec, init, X, y, spec.lr, 6)
+    for epoch, row in enumerate(rows[1:]):
+        _, loss, full = row.split(",")
+        after, _ = oracle.descend(spec, init, X, y, spec.lr, epoch)
+        assert float(full) == pytest.approx(oracle.loss(spec, after, X, y), rel=1e-10)
+        assert float(loss) == pytest.approx(batch_means[epoch], rel=1e-10)
+    assert float(rows[2].split(",")[1]) != float(rows[2].split(",")[2])  # not a copy
+
+
+def test_full_loss_in_the_generated_loop_is_the_reference_loops(tmp_path):
+    model = for_spec("digits")
+    X, y = model.dataset()
+    init = init_params(model, 0)
+    want, got = np.full(4, np.nan), np.full(4, np.nan)
+    descend(model, init, X, y, 0.5, 4, batch_size=100, seed=1, full_losses=want)
+    model.train_batches(init, X, y, 0.5, 4, batch_orders(1, len(X), 4), 100, got)
+    assert np.isfinite(want).all() and want.tobytes() == got.tobytes()
+    assert want[0] == model.loss(init, X, y)
+
+
+@pytest.mark.parametrize("flags,says", [
+    (("--inits", "3", "--full-loss"), "--full-loss is for one run; leave out --inits"),
+    (("--backend", "c", "--full-loss"), "--full-loss runs on --backend numpy"),
+])
+def test_full_loss_flags_that_cannot_be_are_one_line(tmp_path, flags, says):
+    result = run(["train.py", "--out", str(tmp_path), *flags])
+    assert result.returncode == 2 and says in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -191,6 +191,12 @@ def train_parser(model: ModuleType) -> Parser:
                              "from the run's seeded generator, the last batch smaller; the "
                              "history holds each epoch's mean batch loss (default: "
                              + (f"the spec's, {batch})" if batch else "full batch)"))
+    parser.add_argument("--full-loss", action="store_true",
+                        help="also record the loss on the whole training set before each "
+                             "epoch (with mini-batches the history is the mean batch loss): "
+                             "history.csv's third column full_loss and a second curve in "
+                             "loss.png; one more pass over the data per epoch, on the NumPy "
+                             "loop (default: off)")
     parser.add_argument("--inits", type=inits_int, default=None, metavar="K",
                         help="train K initialisations at once (seeds SEED..SEED+K-1) and "
                              "report how many solve the data (default: one network)")
@@ -261,9 +267,12 @@ def checked_run_flags(parser: argparse.ArgumentParser, argv: list[str],
             f"the mini-batches of spec {model.SPEC_NAME} ([training] batch_size) run"
         raise BadInput(f"--backend {args.backend} runs full-batch descent only; {what} "
                        "on --backend numpy")
-    if args.inits is not None and (args.compare_torch or args.init):
+    if args.full_loss and args.backend in ("c", "python"):
+        raise BadInput(f"--backend {args.backend} records the history only; --full-loss runs "
+                       "on --backend numpy")
+    if args.inits is not None and (args.compare_torch or args.init or args.full_loss):
         flags = " and ".join(["--compare-torch"] * args.compare_torch
-                             + ["--init"] * bool(args.init))
+                             + ["--init"] * bool(args.init) + ["--full-loss"] * args.full_loss)
         raise BadInput(f"{flags} {'are' if ' and ' in flags else 'is'} for one run; "
                        "leave out --inits")
 

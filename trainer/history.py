@@ -1,4 +1,5 @@
-"""history.csv's text ("epoch,loss" rows, the loss as Python's repr: exact and shortest),
+"""history.csv's text ("epoch,loss" rows, the loss as Python's repr: exact and shortest;
+"epoch,loss,full_loss" with --full-loss),
 formatted in C where a compiler exists: CPython's repr costs more per epoch than the C
 training loop itself, so a long run would spend most of its time writing its history.
 
@@ -19,6 +20,7 @@ import numpy as np
 from trainer.compiled import cached_library, find_compiler
 
 HEADER = b"epoch,loss\n"
+FULL_HEADER = b"epoch,loss,full_loss\n"
 ROW_BYTES = 64  # the widest row: a 20-digit epoch, a comma, a 24-character repr, a newline
 _SOURCE = Path(__file__).with_name("history_rows.c")
 
@@ -36,10 +38,16 @@ def history_csv(history: np.ndarray, formatter: ctypes.CDLL | None) -> bytes:
     return b"".join(history_parts(history, formatter))
 
 
-def history_parts(history: np.ndarray, formatter: ctypes.CDLL | None) -> list:
+def history_parts(history: np.ndarray, formatter: ctypes.CDLL | None,
+                  full_losses: np.ndarray | None = None) -> list:
     """history.csv's bytes as buffers to be written in order (a long history's text is not
     copied once more to join it). A long history is formatted in one slice per core (the C
-    call lets go of the GIL)."""
+    call lets go of the GIL). With `full_losses` (--full-loss) a third column, by repr."""
+    if full_losses is not None:
+        rows = zip(np.asarray(history, dtype=np.float64).tolist(),
+                   np.asarray(full_losses, dtype=np.float64).tolist())
+        return [FULL_HEADER, "".join(["%d,%r,%r\n" % (epoch, *row)  # noqa: UP031
+                                      for epoch, row in enumerate(rows)]).encode("ascii")]
     values = np.ascontiguousarray(history, dtype=np.float64).reshape(-1)
     if formatter is None:
         return [HEADER, python_rows(values)]

@@ -56,7 +56,7 @@ def batch_orders(seed: int, samples: int, epochs: int) -> Iterator[np.ndarray]:
 def train(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr: float,
           epochs: int, report: Callable[[int, float], None] | None = None, path: str = "auto",
           optimizer: optim.Optimizer | None = None, batch_size: int | None = None,
-          seed: int = 0) -> tuple[Params, np.ndarray]:
+          seed: int = 0, full_losses: np.ndarray | None = None) -> tuple[Params, np.ndarray]:
     """Run `epochs` steps of theta <- theta - lr * dL/dtheta; return the params and losses.
 
     history[e] is the loss before update e, as the course notebook records it. `path`:
@@ -67,12 +67,14 @@ def train(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr: f
     mini-batches (`batch_size` below the sample count, in `batch_orders(seed, ...)`). The
     NumPy loop is the generated module's train_batches where it has one (matrix-level
     modules: the same steps as `descend`, bit for bit, in one loop), else `descend`.
+    `full_losses` (an array of `epochs` values, NumPy loop) receives the loss on all of X, y
+    before each epoch, beside the history's mean batch loss.
     """
     if optimizer is not None and not optimizer.is_plain:
         path = "numpy"
     if batch_size is not None and batch_size >= len(X):
         batch_size = None  # one batch of everything: full-batch descent, bit for bit
-    if batch_size is not None:
+    if batch_size is not None or full_losses is not None:
         path = "numpy"
     path = choose_path(model, len(X), path)
     result = None
@@ -87,9 +89,11 @@ def train(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr: f
         if result is None and hasattr(model, "train_batches") \
                 and (optimizer is None or optimizer.is_plain):
             orders = None if batch_size is None else batch_orders(seed, len(X), epochs)
-            result = model.train_batches(params, X, y, lr, epochs, orders, batch_size)
+            result = model.train_batches(params, X, y, lr, epochs, orders, batch_size,
+                                         full_losses)
         if result is None:
-            result = descend(model, params, X, y, lr, epochs, optimizer, batch_size, seed)
+            result = descend(model, params, X, y, lr, epochs, optimizer, batch_size, seed,
+                             full_losses)
         trained, history = result
         check_converged(model, trained, history, lr, X, y)
     if report is not None:
@@ -117,15 +121,19 @@ def choose_path(model: ModuleType, samples: int, requested: str = "auto") -> str
 
 def descend(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr: float,
             epochs: int, optimizer: optim.Optimizer | None = None,
-            batch_size: int | None = None, seed: int = 0) -> tuple[Params, np.ndarray]:
+            batch_size: int | None = None, seed: int = 0,
+            full_losses: np.ndarray | None = None) -> tuple[Params, np.ndarray]:
     """The NumPy loop: one loss_and_gradients call and one optimizer step per batch, the
     reference the generated loops are checked against; stops at a non-finite loss.
     history[e] is the loss before epoch e's first step (full batch) or the mean of epoch
-    e's batch losses, each taken before its own step (mini-batches)."""
+    e's batch losses, each taken before its own step (mini-batches); full_losses[e], where
+    given, the loss on all of X, y before epoch e."""
     step = (optimizer or optim.make("sgd", lr)).step
     history = np.empty(epochs)
     if batch_size is None:
         for epoch in range(epochs):
+            if full_losses is not None:
+                full_losses[epoch] = model.loss(params, X, y)
             loss, grads = model.loss_and_gradients(params, X, y)
             history[epoch] = loss
             if not math.isfinite(loss):
@@ -133,6 +141,8 @@ def descend(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr:
             params = step(params, grads)
         return params, history
     for epoch, order in enumerate(batch_orders(seed, len(X), epochs)):
+        if full_losses is not None:
+            full_losses[epoch] = model.loss(params, X, y)
         losses = []
         for start in range(0, len(X), batch_size):
             chosen = order[start:start + batch_size]

@@ -80,16 +80,25 @@ def drawn(values: np.ndarray, points: int = DRAWN_POINTS) -> tuple[np.ndarray, n
 
 
 def plot_loss(model: ModuleType, path: Path, history: np.ndarray, title: str,
-              reference: np.ndarray | None = None) -> None:
-    """The loss per epoch on a log axis, and the PyTorch referee's curve where there is one;
-    a long history is drawn from its minima and maxima per run of epochs (`drawn`)."""
+              reference: np.ndarray | None = None, full_losses: np.ndarray | None = None,
+              batches: bool = False) -> None:
+    """The loss per epoch on a log axis, the PyTorch referee's curve where there is one and
+    the loss on all the data (--full-loss); a long history is drawn from its minima and
+    maxima per run of epochs (`drawn`)."""
     fig, ax = _pyplot().subplots(figsize=(7, 4.5))
     ax.plot(*drawn(history), color="tab:blue", linewidth=1.5, label="generated NumPy code")
+    if full_losses is not None:
+        if batches:
+            ax.lines[0].set_label("each epoch's mean batch loss (generated NumPy code)")
+        ax.plot(*drawn(full_losses), color="tab:green", linewidth=1.0,
+                label="loss on all the training data, before each epoch")
     if reference is not None:
         ax.plot(*drawn(reference), color="tab:orange", linestyle="--",
                 linewidth=1.5, label="PyTorch (same init)")
+    if full_losses is not None or reference is not None:
         ax.legend()
-    _readable_log_axis(ax, history)
+    _readable_log_axis(ax, history if full_losses is None else
+                       np.concatenate([history, full_losses]))
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"loss L ({model.LOSS}, mean over samples)")
     ax.set_title(title)

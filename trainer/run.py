@@ -65,16 +65,18 @@ def _boundary(model: ModuleType) -> bool:
 
 
 def write_run(model: ModuleType, out: Path, record: dict[str, object], history: np.ndarray,
-              params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, title: str,
-              verdict: str, reference: np.ndarray | None = None,
+              full_losses: np.ndarray | None, params: dict[str, np.ndarray], X: np.ndarray,
+              y: np.ndarray, title: str, verdict: str, reference: np.ndarray | None = None,
               counts: np.ndarray | None = None) -> list[str]:
     """The run's files into `out`, all or none; the names written (boundary.png only for
-    two-input networks, confusion.png where `counts` are given)."""
+    two-input networks, confusion.png where `counts` are given). `full_losses`, the loss on
+    all the data before each epoch (--full-loss), goes in history.csv's third column."""
     with staged_outputs(out, RUN_FILES) as stage:
         write_text(stage / "params.json", json.dumps(record, indent=2, allow_nan=False) + "\n")
-        write_parts(stage / "history.csv", history_parts(history, c_formatter()))
+        write_parts(stage / "history.csv", history_parts(history, c_formatter(), full_losses))
         plots.plot_loss(model, stage / "loss.png", history, f"{title}: loss per epoch{verdict}",
-                        reference=reference)
+                        reference=reference, full_losses=full_losses,
+                        batches=bool(record.get("batch_size")))
         if _boundary(model):
             plots.plot_boundary(model, stage / "boundary.png", params, X, y,
                                 f"{title}: y_hat and the data")
