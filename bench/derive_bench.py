@@ -106,13 +106,8 @@ def code_modes() -> None:
         gradients = derive.gradients.derive(build(spec))
         chosen = "unit by unit" if h <= codegen.SCALAR_MAX_WIDTH else "matrix"
         times = []
-        saved = codegen.SCALAR_MAX_WIDTH
         for limit in (10**6, 0):
-            codegen.SCALAR_MAX_WIDTH = limit
-            try:
-                model = _load(codegen.render_module(gradients), f"modes{h}_{limit}")
-            finally:
-                codegen.SCALAR_MAX_WIDTH = saved
+            model = _load(codegen.render_module(gradients, limit), f"modes{h}_{limit}")
             rng = np.random.default_rng(0)
             params = {n: rng.normal(size=shape) for n, shape, _ in model.PARAMS}
             X, y = model.dataset()

@@ -267,16 +267,17 @@ def _array_literal(shape: tuple[int, ...], items: list[str], indent: str,
 SCALAR_MAX_WIDTH = 2
 
 
-def module_context(gradients: Gradients) -> dict:
+def module_context(gradients: Gradients, scalar_max_width: int = SCALAR_MAX_WIDTH) -> dict:
     """Everything the module template needs, as printed strings.
 
-    Narrow networks are written unit by unit (one array per unit, fewest NumPy calls);
-    wider ones as one matrix product per layer, after checking symbolically that the
-    derived expressions have exactly the structure the matrix code computes.
+    Networks no wider than `scalar_max_width` are written unit by unit (one array per
+    unit, fewest NumPy calls); wider ones as one matrix product per layer, after checking
+    symbolically that the derived expressions have exactly the structure the matrix code
+    computes. (`make bench` prints both forms to time them.)
     """
     network = gradients.network
     printer = NumPyCodePrinter(network)
-    if max(network.spec.widths) <= SCALAR_MAX_WIDTH:
+    if max(network.spec.widths) <= scalar_max_width:
         lines = _scalar_lines(gradients, printer)
     else:
         check_matrix_structure(gradients)
@@ -537,10 +538,10 @@ def strings(items: list[str]) -> str:
     return "(\n" + "".join(f'    "{item}",\n' for item in items) + ")"
 
 
-def render_module(gradients: Gradients) -> str:
+def render_module(gradients: Gradients, scalar_max_width: int = SCALAR_MAX_WIDTH) -> str:
     """The generated NumPy module for one spec, stamped with its own hash."""
     network = gradients.network
-    context = module_context(gradients)
+    context = module_context(gradients, scalar_max_width)
     fast = context["fast"]
     math_names = [] if fast is None else fast["math_names"]
     text = template_environment().get_template("module.py.j2").render(
