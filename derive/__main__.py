@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from derive.cli import OneLineParser
 from derive.spec import DEFAULT_SPEC, SPECS_DIR, NetworkSpec, SpecError, load_spec
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -120,11 +121,6 @@ other commands (each with its own --help):
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as every CLI here
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["check"]:
@@ -135,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         from derive.grade import main as grade_main
 
         return grade_main(argv[1:])
-    parser = _Parser(prog="python -m derive", description=__doc__, epilog=SUBCOMMANDS,
+    parser = OneLineParser(prog="python -m derive", description=__doc__, epilog=SUBCOMMANDS,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("spec_file", nargs="?", metavar="SPEC",
                         help="spec to derive: a name in specs/ or a .toml path")

@@ -7,13 +7,14 @@ table per parameter and fail above the tolerance. Only NumPy is needed.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+
+from derive.cli import OneLineParser
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 
@@ -67,13 +68,8 @@ def gradient_check(model: ModuleType, points: int = 50, samples: int = 8, step: 
     return worst
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as every CLI here
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def main(argv: list[str]) -> int:
-    parser = _OneLineParser(prog="python -m derive check",
+    parser = OneLineParser(prog="python -m derive check",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default="xor",
                         help="spec whose generated module to check (default: %(default)s)")

@@ -6,10 +6,11 @@ top to bottom in a fresh python3 kernel, plots embedded as PNG.
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
+
+from derive.cli import OneLineParser
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 
@@ -111,8 +112,8 @@ def _keep_the_students_first_cell(target: Path, text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m derive.execute_notebook",
-                                     description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m derive.execute_notebook",
+                           description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, nargs="?", default=REPO_DIR / "generated/xor.ipynb")
     parser.add_argument("target", type=Path, nargs="?", default=Path("out/xor.ipynb"))
     args = parser.parse_args(argv)

@@ -30,6 +30,7 @@ import numpy as np
 import sympy as sp
 
 from derive import grade_latex as gl
+from derive.cli import OneLineParser
 from derive.functions import LOSSES, NUMPY_MODULES, expand_markers, relu, sigmoid, softplus
 from derive.gradients import Gradients, activation_derivative, derive
 from derive.latex import NetworkLatexPrinter, Report, build_report
@@ -1875,13 +1876,8 @@ def csv_text(results: list[FileResult], names: list[str], total: float) -> str:
 
 # ----------------------------------------------------------------------------- command line
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as every CLI here
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def main(argv: list[str]) -> int:
-    parser = _Parser(
+    parser = OneLineParser(
         prog="python -m derive grade",
         description="Check the gradient formulas (LaTeX in Markdown cells, .md or .tex) "
                     "against the derived gradients: one line per parameter, correct, wrong "
@@ -1909,7 +1905,7 @@ def main(argv: list[str]) -> int:
         return 0
 
 
-def _run(args: argparse.Namespace, parser: _Parser) -> int:
+def _run(args: argparse.Namespace, parser: OneLineParser) -> int:
     if not (args.points >= 0 and np.isfinite(args.points)):
         parser.error("--points must be a non-negative number")
     if args.csv is not None and not args.csv.strip():
