@@ -118,11 +118,13 @@ class Formula:
     body: str
 
     def aligned(self) -> str:
-        """The body with an alignment point before its relation, for align*."""
+        """The body with an alignment point before its relation, for align*; a line without
+        one (a shapes line) starts at the alignment point, under the right-hand sides, so it
+        does not widen the left column."""
         for relation in (" = ", r" \leftarrow "):
             if relation in self.body:
                 return self.body.replace(relation, " &" + relation.lstrip(), 1)
-        return self.body
+        return r"&\quad " + self.body
 
 
 @dataclass(frozen=True)

@@ -33,16 +33,40 @@ def test_report_holds_the_formulas_figures_settings_and_predictions(trained):
     assert text.count("\\\\\n") >= 4 and "0 & 1 & 1 & 0.99" in text  # the prediction table
 
 
-def test_report_compiles_to_a_pdf(trained):
+def _require_pdflatex() -> None:
     if shutil.which("pdflatex") is None:
         if os.environ.get("REQUIRE_LATEX") == "1":
             pytest.fail("REQUIRE_LATEX=1 but pdflatex is not installed")
         pytest.skip("no pdflatex (apt-get install texlive-latex-base texlive-latex-recommended)")
+
+
+def test_report_compiles_to_a_pdf(trained):
+    _require_pdflatex()
     result = run(["-m", "trainer.report", "--run", str(trained)])
     assert result.returncode == 0, result.stderr
     pdf = trained / "report.pdf"
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 20_000
     assert "report.pdf" in result.stdout
+
+
+def test_a_softmax_runs_report_compiles_with_its_confusion_matrix(tmp_path):
+    _require_pdflatex()
+    assert run(["train.py", "--spec", "iris", "--quiet", "--epochs", "50", "--out",
+                str(tmp_path)]).returncode == 0
+    result = run(["-m", "trainer.report", "--run", str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    assert "confusion.png" in (tmp_path / "report.tex").read_text()
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_a_report_that_does_not_compile_writes_neither_file(tmp_path):
+    """report.tex and report.pdf are one set: a failed pdflatex leaves neither behind."""
+    _require_pdflatex()
+    assert run(["train.py", "--quiet", "--epochs", "50", "--out", str(tmp_path)]).returncode == 0
+    (tmp_path / "loss.png").write_bytes(b"not a png")
+    result = run(["-m", "trainer.report", "--run", str(tmp_path)])
+    assert result.returncode == 2 and "nothing was written" in result.stderr
+    assert not (tmp_path / "report.tex").exists() and not (tmp_path / "report.pdf").exists()
 
 
 def test_report_without_a_run_is_one_line_and_writes_nothing(tmp_path):

@@ -20,6 +20,8 @@ import numpy as np
 
 from derive.files import ESCAPES
 from derive.stamps import import_checked, write_atomic
+from trainer.errors import BadInput
+from trainer.outputs import staged_outputs
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 MAX_RECORD_BYTES = 10_000_000
@@ -157,30 +159,35 @@ def render_report(run: Path, record: dict | None = None) -> str:
         has_confusion=(run / "confusion.png").is_file(), optimizer=_optimizer(record),
         batches=(f"Mini-batch (batches of {int(record['batch_size'])})"
                  if record.get("batch_size") else "Full-batch"),
-        rule=(r"the most probable class" if model.LABELS == "classes"
-              else r"$\hat{y} \ge 0.5$ for class 1"),
+        rule=("the most probable class" if model.LABELS == "classes"
+              else r"class 1 where $\hat{y} \ge 0.5$"),
         test_accuracy=(f"{100 * record['test_accuracy']:.1f}"
                        if record.get("test_accuracy") is not None else ""))
 
 
-def _compile(tex: Path, timeout: float = 120) -> str | None:
-    """Compile with pdflatex in a scratch folder; the PDF's path, or None without pdflatex."""
+FIGURES = ("loss.png", "boundary.png", "confusion.png")
+
+
+def _compile(tex: Path, figures: Path, pdf: Path, timeout: float = 120) -> bool:
+    """Compile `tex` with pdflatex in a scratch folder, with the run's figures from
+    `figures`, into `pdf`; False without pdflatex."""
     engine = shutil.which("pdflatex")
     if engine is None:
-        return None
+        return False
     with tempfile.TemporaryDirectory(prefix="report-") as scratch:
-        for name in (tex.name, "loss.png", "boundary.png"):
-            if (tex.parent / name).is_file():
-                shutil.copy(tex.parent / name, Path(scratch) / name)
+        shutil.copy(tex, Path(scratch) / tex.name)
+        for name in FIGURES:
+            if (figures / name).is_file():
+                shutil.copy(figures / name, Path(scratch) / name)
         result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error",
                                  tex.name], cwd=scratch, capture_output=True, text=True,
                                 timeout=timeout)
         if result.returncode != 0:
             errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
-            raise ReportError(f"pdflatex failed on {tex}: {(errors or ['see its log'])[0]}")
-        target = tex.with_suffix(".pdf")
-        write_atomic(target, (Path(scratch) / target.name).read_bytes())
-    return str(target)
+            raise ReportError(f"pdflatex failed on {figures / tex.name}: "
+                              f"{(errors or ['see its log'])[0]}; nothing was written")
+        write_atomic(pdf, (Path(scratch) / tex.with_suffix(".pdf").name).read_bytes())
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,10 +205,11 @@ def main(argv: list[str] | None = None) -> int:
                               f"of {args.spec}: run `make train SPEC=specs/{args.spec}.toml` "
                               "first")
         text = render_report(args.run, record)
-        target = args.run / "report.tex"
-        write_atomic(target, text.encode("utf-8"))
-        pdf = _compile(target)
-    except ReportError as error:
+        target, pdf = args.run / "report.tex", args.run / "report.pdf"
+        with staged_outputs(args.run, (target.name, pdf.name)) as stage:  # both or neither
+            write_atomic(stage / target.name, text.encode("utf-8"))
+            compiled = _compile(stage / target.name, args.run, stage / pdf.name)
+    except (ReportError, BadInput) as error:
         print(f"report: error: {error}", file=sys.stderr)
         return 2
     except subprocess.TimeoutExpired:
@@ -210,9 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     if record["accuracy"] < 1 and record.get("test_accuracy") is None:
         print(f"report: note: this run did not solve its data ({100 * record['accuracy']:.1f}% "
               "correct); train another seed or learning rate before handing it in")
-    if pdf is None:
+    if not compiled:
         print(f"report: wrote {target}; no pdflatex here to make the PDF (Debian: apt-get "
-              "install texlive-latex-base texlive-latex-recommended), or upload it to Overleaf")
+              "install texlive-latex-base texlive-latex-recommended), or upload it to Overleaf "
+              "with the run's PNG files")
     else:
         print(f"report: wrote {target} and {pdf}, from the run in {args.run / 'params.json'}")
     return 0
