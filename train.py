@@ -156,23 +156,28 @@ def predict_main(argv: list[str]) -> int:
     x = np.array([args.x])
     scaling = input_scaling(model, record, str(args.params))
     if scaling is not None:  # the run trained on standardised inputs: scale these too
-        x = (x - scaling[0]) / scaling[1]
+        with np.errstate(all="ignore"):
+            x = (x - scaling[0]) / scaling[1]
+        if not np.all(np.isfinite(x)):
+            raise BadInput(f"input {args.x} is too large: standardised as in training "
+                           f"((x - mean) / std, from {args.params}) it overflows")
     with np.errstate(all="ignore"):  # overflow shows up as a non-finite y_hat, reported below
         output = np.asarray(model.forward(params, x)[0], dtype=float)
     inputs = "x = [" + " ".join(f"{v:g}" for v in args.x) + "]" + (
         " (standardised as in training)" if scaling is not None else "")
     if model.LABELS == "classes":
         if not np.all(np.isfinite(output)):
-            raise BadInput(f"{args.params}: these parameters overflow for input {args.x}; "
-                           "are they from a diverged run?")
+            raise BadInput(f"{args.params}: the probabilities overflow for input {args.x} "
+                           "(an input too large for these parameters, or parameters of a "
+                           "diverged run)")
         shown = "  ".join(f"{k}: {p:.4f}" for k, p in enumerate(output))
         print(f"{model.SPEC_NAME} ({args.params}): {inputs}  class = "
               f"{int(np.argmax(output))}  probabilities  {shown}")
         return 0
     y_hat = float(output)
     if not math.isfinite(y_hat):
-        raise BadInput(f"{args.params}: these parameters overflow for input {args.x} "
-                       "(y_hat is not a number); are they from a diverged run?")
+        raise BadInput(f"{args.params}: y_hat overflows for input {args.x} (an input too "
+                       "large for these parameters, or parameters of a diverged run)")
     print(f"{model.SPEC_NAME} ({args.params}): {inputs}  y_hat = {y_hat:.6f}  "
           f"class = {int(y_hat >= 0.5)}")
     return 0

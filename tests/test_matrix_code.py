@@ -252,3 +252,8 @@ def test_predict_scales_a_raw_measurement_as_training_did(tmp_path):
         assert result.returncode == 0, result.stderr
         assert "standardised as in training" in result.stdout
         assert f"class = {data.target[row]}" in result.stdout
+    result = run(["train.py", "predict", "--params", str(out / "params.json"), *["1e308"] * 4])
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "Warning" not in result.stderr and "is too large: standardised" in result.stderr
+    result = run(["train.py", "predict", "--params", str(out / "params.json"), *["1e300"] * 4])
+    assert result.returncode == 0 and not result.stderr  # tanh saturates: a finite answer

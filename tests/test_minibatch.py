@@ -151,3 +151,12 @@ def test_full_loss_flags_that_cannot_be_are_one_line(tmp_path, flags, says):
     result = run(["train.py", "--out", str(tmp_path), *flags])
     assert result.returncode == 2 and says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_mini_batch_run_that_blows_up_is_called_diverged(tmp_path):
+    """Its first epoch's mean batch loss is already huge; the verdict compares the final
+    loss with the loss before training."""
+    result = run(["train.py", "--spec", "digits", "--lr", "1e6", "--epochs", "30", "--out",
+                  str(tmp_path / "out")])
+    assert result.returncode == 3 and "training diverged" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

@@ -77,6 +77,8 @@ def train(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr: f
     if batch_size is not None or full_losses is not None:
         path = "numpy"
     path = choose_path(model, len(X), path)
+    with np.errstate(over="ignore", invalid="ignore"):
+        start_loss = model.loss(params, X, y)  # on all the data: what a diverged run ends above
     result = None
     if path == "c":
         result = train_compiled(model, params, X, y, lr, epochs)
@@ -95,7 +97,7 @@ def train(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr: f
             result = descend(model, params, X, y, lr, epochs, optimizer, batch_size, seed,
                              full_losses)
         trained, history = result
-        check_converged(model, trained, history, lr, X, y)
+        check_converged(model, trained, history, lr, X, y, start_loss)
     if report is not None:
         for epoch in sorted({*range(0, epochs, max(1, epochs // 10)), epochs - 1}):
             report(epoch, float(history[epoch]))
@@ -158,8 +160,10 @@ def descend(model: ModuleType, params: Params, X: np.ndarray, y: np.ndarray, lr:
 
 
 def check_converged(model: ModuleType, params: Params, history: np.ndarray, lr: float,
-                    X: np.ndarray, y: np.ndarray) -> None:
-    """Raise Diverged on a non-finite loss or parameter, or a loss ending far above its start."""
+                    X: np.ndarray, y: np.ndarray, start_loss: float) -> None:
+    """Raise Diverged on a non-finite loss or parameter, or a loss ending far above its start:
+    the loss on all of X, y before training (with mini-batches the history's first value is
+    a mean over a first epoch that may already have blown up)."""
     bad_epochs = np.flatnonzero(~np.isfinite(history))
     if len(bad_epochs):
         epoch = int(bad_epochs[0])
@@ -170,6 +174,6 @@ def check_converged(model: ModuleType, params: Params, history: np.ndarray, lr: 
         raise Diverged(f"training diverged: parameters {', '.join(bad)} are not finite "
                        f"(lr {lr:g}); try a smaller --lr")
     final = model.loss(params, X, y)
-    if not math.isfinite(final) or final > 10.0 * history[0] + 1.0:
-        raise Diverged(f"training diverged: loss went from {history[0]:.4g} to {final:.4g} "
+    if not math.isfinite(final) or final > 10.0 * start_loss + 1.0:
+        raise Diverged(f"training diverged: loss went from {start_loss:.4g} to {final:.4g} "
                        f"(lr {lr:g}); try a smaller --lr")
