@@ -50,6 +50,18 @@ ROW_HELPERS = {
 }
 
 
+# The same two helpers as a reader of the notebook expects them: the same values (a max is
+# exact; a sum may differ in its last bit), NumPy's plainest spelling.
+READABLE_ROW_HELPERS = {
+    "row_max": """def row_max(M):
+    \"\"\"Each row's largest entry.\"\"\"
+    return M.max(axis=1)""",
+    "row_sums": """def row_sums(M):
+    \"\"\"Each row's sum.\"\"\"
+    return M.sum(axis=1)""",
+}
+
+
 class MatrixCodePrinter(NumPyCodePrinter):
     """Matrix expressions as NumPy: A B -> A @ B, A^T -> A.T, and the ones column by what
     it does: 1 b^T (b's row for every sample) -> b, broadcast; G^T 1 (G's column sums) ->
@@ -216,6 +228,10 @@ def matrix_module_context(matrix: MatrixGradients) -> dict:
         "mean_of": _mean_of,
         "fast": None,
         "helpers": numpy_helpers(helpers) + [ROW_HELPERS[name] for name in row_helpers],
+        # the notebook has loss_and_gradients only, which uses no logsumexp
+        "notebook_helpers": numpy_helpers(helpers) + [
+            READABLE_ROW_HELPERS.get(name, ROW_HELPERS[name])
+            for name in row_helpers if name != "logsumexp"],
         "helper_imports": helper_imports(helpers),
     }
 

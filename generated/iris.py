@@ -16,7 +16,7 @@ SPEC_NAME = "iris"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/iris.toml"
-MODULE_SHA256 = "d05b47531d86f2e19f351a7ece152f386bdafc6bbb46ec808981335bf061c44b"
+MODULE_SHA256 = "e573887564e7a539966b49223549e42bf4acf25319af288f3bf523253e778db7"
 DATASET = "iris"
 HELD_OUT = True  # dataset("test") exists
 LOSS = "categorical cross-entropy"
@@ -182,12 +182,6 @@ def _scaling(X_train):
     return mean, std
 
 
-def input_scaling(seed=0, test_fraction=0.25):
-    """(mean, std) of every input over the training part: the network sees (x - mean) / std,
-    so a raw measurement given to predict must be scaled the same way."""
-    return _scaling(_split(seed, test_fraction)[0])
-
-
 def dataset(part="train", seed=0, test_fraction=0.25):
     """The training or the held-out test part, every input standardised with the training
     part's mean and standard deviation only."""
@@ -198,6 +192,12 @@ def dataset(part="train", seed=0, test_fraction=0.25):
     if part == "test":
         return (X_test - mean) / std, y_test
     return (X_train - mean) / std, y_train
+
+
+def input_scaling(seed=0, test_fraction=0.25):
+    """(mean, std) of every input over the training part: the network sees (x - mean) / std,
+    so a raw measurement given to predict must be scaled the same way."""
+    return _scaling(_split(seed, test_fraction)[0])
 
 
 # ----------------------------------------------------------------------- the speed paths

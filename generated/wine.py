@@ -16,7 +16,7 @@ SPEC_NAME = "wine"
 # The spec this module was derived from, and this file's own hash (with the digits of
 # MODULE_SHA256 zeroed) to notice hand edits.
 SPEC_FILE = "specs/wine.toml"
-MODULE_SHA256 = "1f048acf00f6597d077e7cd5b16d315a6af324685311b78f1bdde1a442b57ee7"
+MODULE_SHA256 = "48aa142f48d47d19fbdae2866c3a038fd88ec17f2ce1cee8e9669b59863a1e48"
 DATASET = "wine"
 HELD_OUT = True  # dataset("test") exists
 LOSS = "categorical cross-entropy"
@@ -182,12 +182,6 @@ def _scaling(X_train):
     return mean, std
 
 
-def input_scaling(seed=0, test_fraction=0.25):
-    """(mean, std) of every input over the training part: the network sees (x - mean) / std,
-    so a raw measurement given to predict must be scaled the same way."""
-    return _scaling(_split(seed, test_fraction)[0])
-
-
 def dataset(part="train", seed=0, test_fraction=0.25):
     """The training or the held-out test part, every input standardised with the training
     part's mean and standard deviation only."""
@@ -198,6 +192,12 @@ def dataset(part="train", seed=0, test_fraction=0.25):
     if part == "test":
         return (X_test - mean) / std, y_test
     return (X_train - mean) / std, y_train
+
+
+def input_scaling(seed=0, test_fraction=0.25):
+    """(mean, std) of every input over the training part: the network sees (x - mean) / std,
+    so a raw measurement given to predict must be scaled the same way."""
+    return _scaling(_split(seed, test_fraction)[0])
 
 
 # ----------------------------------------------------------------------- the speed paths
