@@ -115,3 +115,22 @@ def test_report_for_another_network_than_the_run_says_so(tmp_path):
     assert "is a run of xor, not of xor_mse" in result.stderr
     assert "make train SPEC=specs/xor_mse.toml" in result.stderr
     assert not (tmp_path / "report.tex").exists()
+
+
+def test_messages_name_what_was_wrong_where(tmp_path):
+    """From a new-user trial: a spec file not yet derived, an --out that cannot be made, and
+    an --init from another network each say so, in one line, naming the flag."""
+    spec = tmp_path / "mine.toml"
+    spec.write_text('name = "mine"\n')
+    other = tmp_path / "digits_run"
+    assert run(["train.py", "--spec", "iris", "--epochs", "3", "--quiet", "--out",
+                str(other)]).returncode == 0
+    cases = [(["--spec", str(spec)], f"no generated/mine.py; run `make derive SPEC={spec}`"),
+             (["--out", "/proc/derive-nn-test/x"], "--out /proc/derive-nn-test/x: "),
+             (["--init", str(other / "params.json")], "network 'iris', not of xor")]
+    for flags, says in cases:
+        result = run(["train.py", "--quiet", *flags] + (["--out", str(tmp_path / "o")]
+                                                         if "--out" not in flags else []))
+        assert result.returncode == 2 and says in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()

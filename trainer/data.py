@@ -143,6 +143,10 @@ def load_init(model: ModuleType, path: Path) -> Params:
     """
     raw = read_json(path, missing="no such file")
     if isinstance(raw, dict) and isinstance(raw.get("init"), dict):
+        network = raw.get("spec")
+        if isinstance(network, str) and network != model.SPEC_NAME:
+            raise BadInput(f"--init {path} holds the start of a run of network {network!r}, "
+                           f"not of {model.SPEC_NAME} (--spec {network} trains that one)")
         raw = raw["init"]
     if isinstance(raw, dict) and raw and all(isinstance(k, str) and TORCH_KEY.match(k)
                                              for k in raw):

@@ -44,6 +44,10 @@ def for_spec(spec: str) -> ModuleType:
     name = spec_name(spec)
     if not name.isidentifier():
         raise BadInput(f"--spec {spec}: not a spec name or a .toml file")
+    if spec.endswith(".toml") and Path(spec).is_file() \
+            and not (GENERATED_DIR / f"{name}.py").is_file():
+        raise BadInput(f"--spec {spec}: no generated/{name}.py; run `make derive SPEC={spec}` "
+                       "first")
     return load_generated(name)
 
 

@@ -24,6 +24,14 @@ def check_out(out: Path) -> None:
         raise BadInput(f"--out {out}: {existing} is not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise BadInput(f"--out {out}: {existing} is not writable")
+    if existing != out.absolute():  # a folder to make: try its first level, and take it back
+        first = next(p for p in (out.absolute(), *out.absolute().parents)
+                     if p.parent == existing)
+        try:
+            first.mkdir()
+            first.rmdir()
+        except OSError as error:
+            raise BadInput(f"--out {out}: cannot make {first} ({error.strerror})") from None
     lock = out / ".lock"
     if lock.exists() and not lock.is_file():
         raise BadInput(f"--out {out}: {lock.name} is in the way (not a regular file)")
