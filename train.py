@@ -63,6 +63,11 @@ def train_main(argv: list[str]) -> int:
     if not optimizer.is_plain and args.backend == "auto":
         say(f"{args.optimizer} runs on the NumPy loop (the generated C and plain-Python loops "
             "carry plain gradient descent only)")
+    if args.batch_size is not None and not batches:
+        say(f"--batch-size {args.batch_size} is at least the {len(X)} samples: full-batch "
+            "descent")
+    if args.full_loss:
+        say("--full-loss runs on the NumPy loop; history.csv gets a third column, full_loss")
     if batches:
         say(f"mini-batches of {args.batch_size} (the last of each epoch smaller where "
             f"{args.batch_size} does not divide {len(X)}), in an order drawn each epoch from "
@@ -121,7 +126,7 @@ def train_main(argv: list[str]) -> int:
         print(f"final loss {shown} after {args.epochs} epochs; training accuracy "
               f"{correct}/{len(X)} ({correct / len(X):.1%}); test accuracy "
               f"{test_correct}/{len(held_out[1])} ({test_correct / len(held_out[1]):.1%}) "
-              f"on {data_name}'s held-out part")
+              f"on the held-out part of {data_name}")
     if len(X) <= 16:
         print(prediction_table(model, params, X, y))
     say("wrote " + ", ".join(str(out / name) for name in written))

@@ -160,3 +160,15 @@ def test_a_mini_batch_run_that_blows_up_is_called_diverged(tmp_path):
                   str(tmp_path / "out")])
     assert result.returncode == 3 and "training diverged" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_batch_size_full_overrides_a_specs_mini_batches(tmp_path):
+    """digits trains in batches of 64 by its spec; --batch-size full is the full batch,
+    the same bits as a batch of every sample."""
+    full = _run(tmp_path, "f", "--spec", "digits", "--epochs", "3", "--batch-size", "full")
+    every = _run(tmp_path, "e", "--spec", "digits", "--epochs", "3", "--batch-size", "5000")
+    assert (full / "history.csv").read_bytes() == (every / "history.csv").read_bytes()
+    assert json.loads((full / "params.json").read_text())["batch_size"] is None
+    said = run(["train.py", "--spec", "iris", "--epochs", "2", "--batch-size", "5000", "--out",
+                str(tmp_path / "s")])
+    assert "--batch-size 5000 is at least the 112 samples: full-batch descent" in said.stdout

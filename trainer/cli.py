@@ -39,7 +39,16 @@ def _number(kind: Callable[[str], float], check: Callable[[float], bool], what: 
 
 positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive finite number")
 inits_int = _number(int, lambda v: 1 <= v <= 1_000_000, "a whole number from 1 to 1000000")
-batch_int = _number(int, lambda v: 1 <= v <= 10_000_000, "a whole number from 1 to 10000000")
+_batch_count = _number(int, lambda v: 1 <= v <= 10_000_000,
+                      "a whole number from 1 to 10000000, or 'full'")
+
+
+def batch_int(text: str) -> int | None:
+    """--batch-size: a number of samples, or `full` (the full batch, also where the spec
+    sets mini-batches)."""
+    return None if text.strip().lower() == "full" else _batch_count(text)
+
+
 finite_float = _number(float, math.isfinite, "a finite number")
 epochs_int = _number(int, lambda v: 1 <= v <= MAX_EPOCHS, f"a whole number from 1 to {MAX_EPOCHS}")
 seed_int = _number(int, lambda v: 0 <= v < 2**63, "a whole number >= 0")
@@ -189,8 +198,10 @@ def train_parser(model: ModuleType) -> Parser:
     parser.add_argument("--batch-size", type=batch_int, default=batch, metavar="B",
                         help="mini-batches of B samples: each epoch a permutation of the data "
                              "from the run's seeded generator, the last batch smaller; the "
-                             "history holds each epoch's mean batch loss (default: "
-                             + (f"the spec's, {batch})" if batch else "full batch)"))
+                             "history holds each epoch's mean batch loss; 'full' for the full "
+                             "batch (default: the spec's [training] batch_size, else the full "
+                             f"batch; {model.SPEC_NAME}: "
+                             + (f"{batch})" if batch else "full batch)"))
     parser.add_argument("--full-loss", action="store_true",
                         help="also record the loss on the whole training set before each "
                              "epoch (with mini-batches the history is the mean batch loss): "
@@ -258,7 +269,7 @@ def checked_run_flags(parser: argparse.ArgumentParser, argv: list[str],
         raise BadInput(f"--backend {args.backend} runs plain gradient descent only; "
                        f"{chosen} {'run' if ' and ' in chosen else 'runs'} on --backend numpy")
     explicit = given(parser, argv)
-    if "batch_size" in explicit and args.inits is not None:
+    if "batch_size" in explicit and args.inits is not None and args.batch_size is not None:
         raise BadInput("--inits trains full-batch; leave out --batch-size")
     if args.inits is not None:
         args.batch_size = None  # a spec's mini-batches are for single runs

@@ -52,7 +52,8 @@ def prediction_table(model: ModuleType, params: dict[str, np.ndarray], X: np.nda
     if model.LABELS == "classes":
         y_hat = y_hat.max(axis=1)
     inputs = [f"x{j + 1}" for j in range(X.shape[1])]
-    rows = ["  ".join(f"{h:>5}" for h in inputs) + "      y      y_hat  class"]
+    shown = "p(class)" if model.LABELS == "classes" else "y_hat"
+    rows = ["  ".join(f"{h:>5}" for h in inputs) + f"      y  {shown:>9}  class"]
     for x_row, target, p, chosen in zip(X, y, y_hat, predicted):
         cells = "  ".join(f"{v:5g}" for v in x_row)
         rows.append(f"{cells}  {target:5g}  {p:9.6f}  {chosen:5d}")
@@ -82,6 +83,8 @@ def write_run(model: ModuleType, out: Path, record: dict[str, object], history: 
                                 f"{title}: y_hat and the data")
         if counts is not None:
             plots.plot_confusion(stage / "confusion.png", counts,
-                                 f"{title}: confusion matrix, {counts.sum()} samples")
+                                 f"{title}: confusion matrix, {counts.sum()} samples of the "
+                                 + ("held-out test part" if "test_accuracy" in record
+                                    else "training data"))
     return [n for n in RUN_FILES if (n != "boundary.png" or _boundary(model))
             and (n != "confusion.png" or counts is not None)]
