@@ -27,7 +27,13 @@ TRAINING_DEFAULTS = {"lr": 1.0, "epochs": 2001, "seed": 0}
 
 _erf = np.vectorize(math.erf, otypes=[float])
 _exp_shifted = lambda z: np.exp(z - z.max(axis=1, keepdims=True))  # noqa: E731
-_sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+
+
+def _sigmoid(z):
+    with np.errstate(over="ignore"):  # exp(-z) = inf for z < -709: sigmoid is 0 there
+        return 1.0 / (1.0 + np.exp(-z))
+
+
 ACTIVATIONS = {
     "sigmoid": _sigmoid,
     "tanh": np.tanh,
