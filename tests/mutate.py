@@ -166,13 +166,51 @@ MUTATIONS = (
         ("tests/test_spec_referee.py",)),
     # --- ensembles
     Mutation(
-        "ensemble: all networks drawn from one generator",
-        "trainer/ensemble.py",
-        "    inits = [init_params(model, seed + k) for k in range(count)]",
-        "    rng = np.random.default_rng(seed)\n"
-        "    inits = [{name: rng.uniform(-1 / np.sqrt(f), 1 / np.sqrt(f), size=shape)\n"
-        "              for name, shape, f in model.PARAMS} for k in range(count)]",
+        "ensemble: every network drawn from the first seed's generator",
+        "trainer/loops.py",
+        "        draws[:, k] = np.random.default_rng(seed + k).random(sum(sizes))",
+        "        draws[:, k] = np.random.default_rng(seed).random(sum(sizes))",
         ENSEMBLES),
+    # --- matrix-level networks, mini-batches, real data
+    Mutation(
+        "generated loop: an epoch's loss is its last batch's, not the mean of its batches",
+        "derive/templates/matrix_training.py.j2",
+        "        losses[epoch] = sum(batch_losses) / len(batch_losses)",
+        "        losses[epoch] = batch_losses[-1]",
+        ("tests/test_minibatch.py", "-k", "generated or readmes"),
+        EVERY_SPEC),
+    Mutation(
+        "generated loop: the full-data loss taken after the epoch's first step",
+        "derive/templates/matrix_training.py.j2",
+        "{% endfor %}\n        losses[epoch] = ",
+        "{% endfor %}\n            if full_losses is not None and len(batch_losses) == 1:\n"
+        "                full_losses[epoch] = loss(current(), X_all, y)\n"
+        "        losses[epoch] = ",
+        ("tests/test_minibatch.py", "-k", "full_loss"), EVERY_SPEC),
+    Mutation(
+        "verdict: a mini-batch run compared with its first epoch's mean batch loss",
+        "trainer/loops.py",
+        "    if not math.isfinite(final) or final > 10.0 * start_loss + 1.0:",
+        "    if not math.isfinite(final) or final > 10.0 * history[0] + 1.0:",
+        ("tests/test_minibatch.py", "-k", "blows_up")),
+    Mutation(
+        "differences: a ReLU kink inside the step refuses a right gradient",
+        "derive/verify.py",
+        "    for h in (1e-4, 1e-6, 1e-8):",
+        "    for h in (1e-4,):",
+        ("tests/test_matrix_code.py", "-k", "kink")),
+    Mutation(
+        "notebook: its mini-batch order drawn from the initialisation's stream",
+        "derive/templates/matrix_notebook.j2",
+        "order_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))",
+        "order_rng = np.random.default_rng(seed)",
+        ("tests/test_notebook.py", "-k", "trains_as_train_py and digits"), ("specs/digits.toml",)),
+    Mutation(
+        "report: the confusion matrix left out of pdflatex's folder",
+        "trainer/report.py",
+        'FIGURES = ("loss.png", "boundary.png", "confusion.png")',
+        'FIGURES = ("loss.png", "boundary.png")',
+        ("tests/test_report.py", "-k", "softmax")),
 )
 
 

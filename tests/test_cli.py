@@ -134,3 +134,13 @@ def test_messages_name_what_was_wrong_where(tmp_path):
         assert result.returncode == 2 and says in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_a_second_run_into_a_relative_out_folder(tmp_path):
+    """`make train` twice: --out out, relative, and there already (a new-user trial found
+    the second run crashing); a relative folder still to be made works too."""
+    for out in ("out", "out", "runs/seed3"):
+        result = run([str(REPO / "train.py"), "--quiet", "--epochs", "5", "--out", out],
+                     cwd=tmp_path)
+        assert result.returncode == 0 and not result.stderr, result.stderr
+        assert (tmp_path / out / "params.json").is_file()

@@ -24,9 +24,9 @@ def check_out(out: Path) -> None:
         raise BadInput(f"--out {out}: {existing} is not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise BadInput(f"--out {out}: {existing} is not writable")
-    if existing != out.absolute():  # a folder to make: try its first level, and take it back
-        first = next(p for p in (out.absolute(), *out.absolute().parents)
-                     if p.parent == existing)
+    where = out.absolute()
+    if existing.absolute() != where:  # a folder to make: try its first level, and take it back
+        first = next(p for p in (where, *where.parents) if p.parent == existing.absolute())
         try:
             first.mkdir()
             first.rmdir()
