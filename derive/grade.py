@@ -35,7 +35,7 @@ from derive.functions import LOSSES, NUMPY_MODULES, expand_markers, relu, sigmoi
 from derive.gradients import Gradients, activation_derivative, derive
 from derive.latex import NetworkLatexPrinter, Report, build_report
 from derive.network import Network, build
-from derive.spec import DEFAULT_SPEC, NetworkSpec, SpecError, load_spec
+from derive.spec import DEFAULT_SPEC, UNIT_BY_UNIT_MAX_PARAMS, NetworkSpec, SpecError, load_spec
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 SAMPLES = 4  # samples per random point: the size of the assignment's data set
@@ -146,6 +146,11 @@ def model_for(spec: NetworkSpec | str = DEFAULT_SPEC) -> Model:
     """The derivation of `spec` (a name, a path or a loaded spec), derived once per process."""
     if not isinstance(spec, NetworkSpec):
         spec = load_spec(spec)
+    if spec.matrix_only:
+        raise SpecError(f"{spec.source}: network {spec.name} is derived at the matrix level "
+                        f"only (more than {UNIT_BY_UNIT_MAX_PARAMS} parameters, or a softmax "
+                        "output); the grader reads the formulas of networks derived unit by "
+                        "unit, such as xor, xor_tanh4 or moons_relu")
     key = spec.canonical_json()
     if key not in _MODELS:
         _MODELS[key] = Model(spec)

@@ -482,3 +482,12 @@ def test_the_executed_hand_in_notebook_grades_four_of_four(model):
         pytest.skip("no out/xor.ipynb here: `make notebook` writes it")
     result = grade.grade_path(executed, model)
     assert {r.verdict for r in result.params.values()} == {"correct"}
+
+
+def test_a_network_derived_at_the_matrix_level_is_refused_in_one_line(tmp_path):
+    """digits (softmax) is not read by the grader: one line that says so, not a KeyError."""
+    answers = tmp_path / "answers.md"
+    answers.write_text("$$\\Delta^{(2)} = \\frac{1}{N}(\\hat{Y} - Y)$$\n")
+    result = run(["-m", "derive", "grade", "--spec", "digits", str(answers)])
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "derived at the matrix level only" in result.stderr and "Traceback" not in result.stderr
