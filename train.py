@@ -69,9 +69,12 @@ def train_main(argv: list[str]) -> int:
     if args.full_loss:
         say("--full-loss runs on the NumPy loop; history.csv gets a third column, full_loss")
     if batches:
-        say(f"mini-batches of {args.batch_size} (the last of each epoch smaller where "
-            f"{args.batch_size} does not divide {len(X)}), in an order drawn each epoch from "
-            f"seed {args.seed}; the history holds each epoch's mean batch loss")
+        count, rest = divmod(len(X), args.batch_size)
+        split = f"{count} batches" if not rest else \
+            f"{count} batches and a last one of {rest}"
+        say(f"mini-batches of {args.batch_size} ({split} per epoch of {len(X)} samples), in an "
+            f"order drawn each epoch from seed {args.seed}; the history holds each epoch's "
+            "mean batch loss")
     rule = "" if optimizer.name == "sgd" else f", {args.optimizer}"
     say(f"training {model.SPEC_NAME} on {data_name} ({len(X)} samples): lr {lr:g}{rule}, "
         f"{args.epochs} epochs, {start}, {PATH_NAMES[path]}")

@@ -89,4 +89,7 @@ def test_report_shows_the_update_rule_of_the_optimizer_used(tmp_path):
                   "--quiet", "--out", str(out)])
     assert result.returncode == 0, result.stderr
     text = render_report(out)
-    assert "Adam" in text and r"m_t = \beta_1 m_{t-1}" in text and "betas" in text
+    assert "Adam (with $\\eta = 0.05$, $\\beta_1 = 0.9$, $\\beta_2 = 0.999$, $\\epsilon = " \
+        "10^{-8}$)" in text and "in place of\nthe plain gradient-descent step" in text
+    assert r"m_t &= \beta_1 m_{t-1}" in text  # aligned at its relation
+    assert "betas" not in text and "[0.9" not in text  # no Python literals in the prose

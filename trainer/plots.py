@@ -100,9 +100,8 @@ def plot_loss(model: ModuleType, path: Path, history: np.ndarray, title: str,
     _readable_log_axis(ax, history if full_losses is None else
                        np.concatenate([history, full_losses]))
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"loss L ({model.LOSS}, mean over "
-                  + ("each batch's samples, then over the epoch's batches)" if batches
-                     else "samples)"))
+    ax.set_ylabel(f"mean batch loss ({model.LOSS})" if batches
+                  else f"loss L ({model.LOSS}, mean over samples)")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -143,11 +142,11 @@ def plot_boundary(model: ModuleType, path: Path, params: dict[str, np.ndarray], 
 def plot_confusion(path: Path, counts: np.ndarray, title: str) -> None:
     """How many samples of each true class (rows) went to each predicted class (columns)."""
     size = len(counts)
-    side = max(4.5, 1.5 + 0.55 * size)  # three classes still leave room for the title
+    side = max(4.5, 1.3 + 0.4 * size)  # three classes still leave room for the title
     fig, ax = _pyplot().subplots(figsize=(side, side - 0.3))
     ax.imshow(counts, cmap="Blues")
-    for (row, column), count in np.ndenumerate(counts):
-        ax.text(column, row, str(count), ha="center", va="center", fontsize=8,
+    for (row, column), count in np.ndenumerate(counts):  # readable at half size in a report
+        ax.text(column, row, str(count), ha="center", va="center", fontsize=11,
                 color="white" if count > counts.max() / 2 else "black")
     ax.set_xticks(range(size))
     ax.set_yticks(range(size))

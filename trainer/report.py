@@ -81,9 +81,36 @@ def _optimizer(record: dict) -> dict | None:
         return None
     names = {"sgd": "gradient descent with weight decay", "momentum": "SGD with momentum",
              "adam": "Adam"}
-    values = ", ".join(f"{k} = {v}" for k, v in rule.settings().items() if k != "name")
+    values = [rf"\eta = {_tex_number(rule.lr)}"]
+    if rule.weight_decay:
+        values.append(rf"\lambda = {_tex_number(rule.weight_decay)}")
+    if rule.name == "momentum":
+        values.append(rf"\mu = {_tex_number(rule.momentum)}")
+    if rule.name == "adam":
+        values += [rf"\beta_1 = {_tex_number(rule.betas[0])}",
+                   rf"\beta_2 = {_tex_number(rule.betas[1])}",
+                   rf"\epsilon = {_tex_number(rule.eps)}"]
     return {"name": names[rule.name] + (" (Nesterov)" if rule.nesterov else ""),
-            "rules": rule.latex(), "settings": latex_escape(values)}
+            "rules": [_aligned(line) for line in rule.latex()],
+            "settings": ", ".join(f"${v}$" for v in values)}
+
+
+def _tex_number(value: float) -> str:
+    """0.05 -> 0.05, 1e-08 -> 10^{-8}, 2.5e-07 -> 2.5 \\cdot 10^{-7}: as a report prints it."""
+    text = f"{value:g}"
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else rf"{mantissa} \cdot {power}"
+
+
+def _aligned(rule: str) -> str:
+    """An update rule with align*'s alignment point before its relation."""
+    for relation in (" = ", r" \leftarrow "):
+        if relation in rule:
+            return rule.replace(relation, " &" + relation.lstrip(), 1)
+    return "&" + rule
 
 
 def _description(model) -> str:
@@ -146,6 +173,9 @@ def render_report(run: Path, record: dict | None = None) -> str:
     rows, sentence = _predictions(record, model)
     data = str(record.get("data", model.DATASET))
     title = data.upper() if data in ("xor", "and", "or", "nand", "xnor") else data
+    if data == model.DATASET:  # a data set's name, not a CSV path: "Breast cancer"
+        title = title.replace("_", " ")
+        title = title[:1].upper() + title[1:]
     start = (f"seed {record['seed']}" if record.get("seed") is not None
              else f"parameters from {record.get('init_file')}")
     return environment.get_template("report.tex.j2").render(
