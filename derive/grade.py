@@ -1786,7 +1786,15 @@ def _value(v: list) -> str:
         if len(v) != 1 else (f"{v[0]:g}" if isinstance(v[0], float) else str(v[0]))
 
 
+POINT_SHOWN_NUMBERS = 24  # a line a teacher reads; --json keeps every value
+
+
 def _point(point: dict) -> str:
+    """The counterexample's parameters and data in one line, or, for a network too large to
+    read that way, where to find them."""
+    numbers = sum(np.size(value) for value in point.values())
+    if numbers > POINT_SHOWN_NUMBERS:
+        return f"a random point of {numbers} numbers (every one in --json's counterexample)"
     parts = []
     for key, value in point.items():
         text = json.dumps(value).replace(".0,", ",").replace(".0]", "]")

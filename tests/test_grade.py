@@ -491,3 +491,15 @@ def test_a_network_derived_at_the_matrix_level_is_refused_in_one_line(tmp_path):
     result = run(["-m", "derive", "grade", "--spec", "digits", str(answers)])
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "derived at the matrix level only" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_large_networks_counterexample_point_is_not_printed_number_by_number(tmp_path):
+    """moons_relu's 65 parameters and the data: --json keeps them, the text says where."""
+    answers = tmp_path / "answers.md"
+    answers.write_text("$$\\frac{\\partial L}{\\partial w^{(2)}_j} = \\frac{2}{N} \\sum_n "
+                       "(\\hat{y}_n - y_n) h_{nj}$$\n")
+    text = run(["-m", "derive", "grade", "--spec", "moons_relu", str(answers)]).stdout
+    assert "off by a constant factor 2" in text and "a random point of 77 numbers" in text
+    record = json.loads(run(["-m", "derive", "grade", "--spec", "moons_relu", "--json",
+                             str(answers)]).stdout)
+    assert len(record["formulas"]["w2"]["counterexample"]["point"]["W1"]) == 16
