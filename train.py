@@ -134,9 +134,10 @@ def train_main(argv: list[str]) -> int:
         print(prediction_table(model, params, X, y))
     say("wrote " + ", ".join(str(out / name) for name in written))
     if not solved and len(X) <= 16:
-        say("this initialisation did not classify every point: try another --seed or a larger "
-            "--lr, with --out DIR to keep the runs apart (README: \"If your run prints NOT "
-            "solved\")")
+        decay = " or a smaller --weight-decay" if args.weight_decay else ""
+        say("this initialisation did not classify every point: try another --seed, a larger "
+            f"--lr{decay}, with --out DIR to keep the runs apart (README: \"If your run "
+            "prints NOT solved\")")
     return 0
 
 
