@@ -53,8 +53,8 @@ def test_tex_compiles_in_a_minimal_article(tmp_path, name):
 
 def _tex_formulas(text: str) -> list[str]:
     blocks = re.findall(r"\\begin\{align\*\}\n(.*?)\\end\{align\*\}", text, re.S)
-    return [line.strip().removesuffix("\\\\").strip().replace(" &", " ", 1)
-            for block in blocks for line in block.strip().splitlines()]
+    return [line.strip().removesuffix("\\\\").strip().removeprefix("&\\quad ")
+            .replace(" &", " ", 1) for block in blocks for line in block.strip().splitlines()]
 
 
 @pytest.mark.parametrize("name", TEX_FILES)
@@ -81,3 +81,13 @@ def test_db2_formula_has_no_extra_sigmoid_factor():
                 if f.startswith(r"\frac{\partial L}{\partial b^{(2)}} = "))
     assert line.endswith(r"\left(\hat{y}_n - y_n\right)")
     assert r"1 - \hat{y}_n" not in line
+
+
+@pytest.mark.parametrize("name", TEX_FILES)
+def test_every_aligned_line_has_its_alignment_point(name):
+    """A line of align* without `&` (the shapes lines once) widens the left column until the
+    formulas run off the page."""
+    blocks = re.findall(r"\\begin\{align\*\}\n(.*?)\\end\{align\*\}",
+                        (REPO / "generated" / name).read_text(), re.S)
+    for line in (line for block in blocks for line in block.strip().splitlines()):
+        assert "&" in line, line
