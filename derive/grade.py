@@ -412,6 +412,7 @@ class Trace:
     single: bool = False
     ambiguous_cdot: bool = False
     batch: bool = False  # a matrix of all samples (X, H, Y) was used
+    ones_times_number: bool = False  # \mathbf{1} met a number: 1^T delta, the samples' sum
     ops: int = 0
 
 
@@ -538,6 +539,7 @@ class Evaluator:
             ones, other = (left, right) if isinstance(left, OnesVector) else (right, left)
             if isinstance(ones, OnesVector) and not isinstance(other, OnesVector):
                 if not _is_matrix(other):  # 1/N 1^T: still the ones vector, scaled
+                    env.trace.ones_times_number = True
                     return OnesVector(ones.row, ones.value() * other)
                 if ones is left and ones.row:  # 1^T A: the sums of A's columns
                     return ones.value() * sp.ImmutableMatrix(
@@ -1153,6 +1155,15 @@ def _target(lhs: gl.GradientLhs, resolver: Resolver) -> list[tuple[str, tuple[gl
     return readings
 
 
+# One sample's y_hat or y (no sample index, no sum) beside a matrix of every sample or
+# summed by a ones vector: the student may mean the column of all samples, as many texts
+# write it; a guess either way could mark a right answer wrong.
+SAMPLE_NEXT_TO_BATCH = (
+    "a value of one sample without a sample index (such as \\hat{y} or y) next to a matrix "
+    "of every sample (X, H, A, Z, \\Delta) or summed by \\mathbf{1}: write the column of "
+    "all samples as \\hat{Y} or Y, or index the sample (\\hat{y}_n)")
+
+
 class Grader:
     """Grades the formulas of one document against the model."""
 
@@ -1238,7 +1249,10 @@ class Grader:
             seen.add(policy)
             trace = Trace()
             try:
-                readings.append(self._read(f, node, bindings, policy, trace))
+                reading = self._read(f, node, bindings, policy, trace)
+                if trace.single and (trace.batch or trace.ones_times_number):
+                    raise Unreadable(SAMPLE_NEXT_TO_BATCH)
+                readings.append(reading)
             except Unreadable as error:
                 errors.append(error)
             if trace.ambiguous_cdot:

@@ -503,3 +503,24 @@ def test_a_large_networks_counterexample_point_is_not_printed_number_by_number(t
     record = json.loads(run(["-m", "derive", "grade", "--spec", "moons_relu", "--json",
                              str(answers)]).stdout)
     assert len(record["formulas"]["w2"]["counterexample"]["point"]["W1"]) == 16
+
+
+def test_one_samples_y_next_to_a_matrix_of_every_sample_is_unreadable_not_wrong(tmp_path):
+    """From a new-user trial: lowercase y_hat - y meant as the column of all samples was
+    marked wrong; the notation does not say which, so it is unreadable, and the capital
+    batch form of the same answer is correct."""
+    lower = tmp_path / "lower.md"
+    lower.write_text("$$\\delta^{(2)} = \\hat{y} - y$$\n"
+                     "$$\\frac{\\partial L}{\\partial \\vec{w}^{(2)}} = \\frac{1}{N} H^\\top "
+                     "\\delta^{(2)}$$\n"
+                     "$$\\frac{\\partial L}{\\partial b^{(2)}} = \\frac{1}{N}\\mathbf{1}^\\top "
+                     "\\delta^{(2)}$$\n")
+    upper = tmp_path / "upper.md"
+    upper.write_text(lower.read_text().replace("\\hat{y} - y", "\\hat{Y} - Y")
+                     .replace("\\delta^{(2)}", "\\Delta^{(2)}"))
+    record = json.loads(run(["-m", "derive", "grade", "--json", str(lower)]).stdout)
+    for name in ("w2", "b2"):
+        assert record["formulas"][name]["verdict"] == "unreadable"
+        assert "without a sample index" in record["formulas"][name]["diagnosis"]
+    record = json.loads(run(["-m", "derive", "grade", "--json", str(upper)]).stdout)
+    assert [record["formulas"][n]["verdict"] for n in ("w2", "b2")] == ["correct", "correct"]
