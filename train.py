@@ -120,13 +120,14 @@ def train_main(argv: list[str]) -> int:
                         if model.LABELS == "classes" else None)
 
     solved = correct == len(X)
-    shown = f"{final_loss:.6f}" if abs(final_loss) >= 1e-3 else f"{final_loss:.3e}"
+    shown = f"{final_loss:.6f}" if abs(final_loss) >= 1e-4 else f"{final_loss:.3e}"
+    epochs = f"{args.epochs} epoch" + "s" * (args.epochs != 1)
     if held_out is None:
-        print(f"final loss {shown} after {args.epochs} epochs; accuracy "
+        print(f"final loss {shown} after {epochs}; accuracy "
               f"{correct}/{len(X)} ({correct / len(X):.1%}); "
               f"{'solved' if solved else 'NOT solved'} {data_name}")
     else:  # real data: how well it generalises, not whether it fits every sample
-        print(f"final loss {shown} after {args.epochs} epochs; training accuracy "
+        print(f"final loss {shown} after {epochs}; training accuracy "
               f"{correct}/{len(X)} ({correct / len(X):.1%}); test accuracy "
               f"{test_correct}/{len(held_out[1])} ({test_correct / len(held_out[1]):.1%}) "
               f"on the held-out part of {data_name}")

@@ -236,7 +236,9 @@ def run(argv: list[str] | None = None) -> int:
     try:
         return main(argv)
     except KeyboardInterrupt:
-        print("derive: interrupted; files already in place are complete", file=sys.stderr)
+        argv = sys.argv[1:] if argv is None else argv
+        said = "" if argv[:1] == ["grade"] else "; files already in place are complete"
+        print(f"derive: interrupted{said}", file=sys.stderr)
         return 130
     except (RecursionError, MemoryError) as error:
         print(f"derive: error: input too large ({error.__class__.__name__})", file=sys.stderr)

@@ -7,6 +7,8 @@ top to bottom in a fresh python3 kernel, plots embedded as PNG.
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -32,7 +34,12 @@ def execute(source: Path, timeout: int = 600) -> str:
         client = NotebookClient(notebook, km=manager, timeout=timeout,
                                 resources={"metadata": {"path": str(source.parent)}})
         try:
-            client.execute()
+            try:
+                client.execute(stderr=subprocess.DEVNULL)  # a kernel cut off is not news
+            except AssertionError:
+                if client.kc is None:  # nbclient's own Ctrl-C handler shut the kernel down
+                    raise KeyboardInterrupt from None
+                raise
         finally:  # a client given its kernel manager leaves the kernel to its owner
             if manager.has_kernel:
                 manager.shutdown_kernel(now=False)
@@ -111,6 +118,30 @@ def _keep_the_students_first_cell(target: Path, text: str) -> str:
     return text
 
 
+def run(argv: list[str] | None = None) -> int:
+    """main(), with Ctrl-C said in one line at any moment (nbclient's cleanup may raise
+    something else after the interrupt, so the signal itself is noted)."""
+    interrupted = []
+
+    def on_interrupt(signum, frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        return main(argv)
+    except BaseException as error:
+        chain, seen = error, []
+        while chain is not None and chain not in seen:  # the interrupt, or what it set off
+            seen.append(chain)
+            chain = chain.__cause__ or chain.__context__
+        if not interrupted and not any(isinstance(e, KeyboardInterrupt) for e in seen):
+            raise
+        print("execute_notebook: interrupted; the executed copy was not written (an earlier "
+              "one is kept)", file=sys.stderr)
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m derive.execute_notebook",
                            description=__doc__.splitlines()[0])
@@ -148,4 +179,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1762,9 +1762,27 @@ def combine(model: Model, name: str, attempts: list[Attempt]) -> ParamResult:
 
 
 def grade_path(path: Path, model: Model) -> FileResult:
+    network = _notebooks_network(path)
+    if network is not None and network != model.spec.name:
+        raise BadInput(f"{path}: the notebook of network {network} (its metadata says so), "
+                       f"not of {model.spec.name}; grade it with --spec {network}")
     notes: list[str] = []
     params = grade_rows(document_rows(path), model, notes)
     return FileResult(str(path), params, notes=notes)
+
+
+def _notebooks_network(path: Path) -> str | None:
+    """The network a notebook this tool wrote was derived for (its metadata's `make derive
+    SPEC=...`), or None for any other file."""
+    if path.suffix.lower() != ".ipynb":
+        return None
+    try:
+        made = json.loads(path.read_text(encoding="utf-8"))["metadata"]["derive-nn"][
+            "generated-by"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    found = re.search(r"SPEC=(\S+)", made) if isinstance(made, str) else None
+    return Path(found.group(1)).stem if found else None
 
 
 def expand_paths(paths: list[str]) -> Iterator[tuple[Path, str]]:
@@ -1866,8 +1884,10 @@ def as_json(result: FileResult, total: float) -> dict:
 
 def as_text(result: FileResult, total: float) -> str:
     score = result.score(total)
+    unread = sum(r.verdict == "unreadable" for r in result.params.values())
+    hand = f" ({unread} unreadable: grade by hand)" if unread else ""
     lines = [f"{result.file}: {score['correct']}/{score['of']} correct, "
-             f"{score['points']:g}/{total:g} points"]
+             f"{score['points']:g}/{total:g} points{hand}"]
     width = max(len(n) for n in result.params) if result.params else 2
     for name, r in result.params.items():
         lines.append(f"  {name:<{width}}  {r.verdict:<10}  {describe(r)}")

@@ -25,6 +25,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 
 from derive.functions import ACTIVATIONS, CLASSIFIERS, LOSSES, Activation, Classifier
 from derive.gradients import DerivationError, Gradients, activation_derivative, element_output_delta
@@ -302,6 +303,15 @@ def _hadamard(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
+class _StepLatex(LatexPrinter):
+    """SymPy's LaTeX, with the ReLU's derivative as the indicator 1[z > 0] that the reports
+    and the grader use (SymPy writes Heaviside's step as an undefined theta)."""
+
+    def _print_Heaviside(self, expr: sp.Heaviside, exp: str | None = None) -> str:
+        text = rf"\mathbf{{1}}\left[{self._print(expr.args[0])} > 0\right]"
+        return rf"\left({text}\right)^{{{exp}}}" if exp else text
+
+
 def matrix_report(matrix: MatrixGradients) -> list[tuple[str, str]]:
     """(caption, LaTeX body) of the batch's chain rule in matrix form, each gradient
     followed by the shapes of its factors: what SymPy derived, printed."""
@@ -326,7 +336,7 @@ def matrix_report(matrix: MatrixGradients) -> list[tuple[str, str]]:
                              + sp.latex(through_a, mul_symbol=r" \odot ") + r"\right)"))
             continue
         f = f"f_{{{layer.number}}}"
-        fprime = sp.latex(layer.fprime)
+        fprime = _StepLatex().doprint(layer.fprime)
         where = rf" \text{{ with }} a = {f}(z)" if layer.fprime.has(matrix.a) else ""
         formulas.append((f"delta of layer {layer.number}",
                          rf"{upstream} \odot {f}'\!\left({tex(layer.Z)}\right), "

@@ -296,3 +296,26 @@ def test_a_rerun_never_overwrites_a_students_answers(tmp_path):
     result = run(["-m", "derive.execute_notebook", str(NOTEBOOK), str(target)])
     assert result.returncode == 2 and "edits of yours" in result.stderr
     assert target.read_bytes() == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [0.3, 1.5])  # while it starts; while the kernel runs
+def test_ctrl_c_during_make_notebook_is_one_line(tmp_path, after):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "digits.ipynb"
+    process = subprocess.Popen([sys.executable, "-m", "derive.execute_notebook",
+                                str(REPO / "generated" / "digits.ipynb"), str(target)],
+                               cwd=REPO, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    time.sleep(after)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines() == [
+        "execute_notebook: interrupted; the executed copy was not written (an earlier one "
+        "is kept)"]
+    assert not target.exists()

@@ -51,8 +51,9 @@ def compiled_library(model: ModuleType, required: bool = True) -> ctypes.CDLL | 
     problem = None
     code = source.read_text(encoding="utf-8") if source.is_file() else ""
     if not source.is_file():
+        other = "python" if hasattr(model, "train_fast") else "numpy"
         problem = (f"no {source.name}: only networks of at most 40 parameters get a C loop; "
-                   "use --backend python")
+                   f"use --backend {other}")
     elif not stamps.is_intact(code, stamps.C_MARKER):
         raise BadInput(f"{source} was edited by hand (its own hash does not match); run "
                        f"`make derive SPEC={model.SPEC_FILE}` to regenerate it")

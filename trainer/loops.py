@@ -11,7 +11,7 @@ import numpy as np
 
 from trainer import optim
 from trainer.compiled import compiled_loop, train_compiled
-from trainer.errors import Diverged
+from trainer.errors import BadInput, Diverged
 
 Params = dict[str, np.ndarray]
 
@@ -113,6 +113,9 @@ def choose_path(model: ModuleType, samples: int, requested: str = "auto") -> str
     if requested == "c":
         compiled_loop(model, required=True)
         return "c"
+    if requested == "fast" and not hasattr(model, "train_fast"):
+        raise BadInput(f"--backend python: network {model.SPEC_NAME} has no plain-Python loop "
+                       "(only networks of at most 40 parameters get one); use --backend numpy")
     if requested == "auto" and compiled_loop(model, required=False) is not None:
         return "c"
     if requested in ("auto", "fast") and hasattr(model, "train_fast") \

@@ -100,7 +100,7 @@ def plot_loss(model: ModuleType, path: Path, history: np.ndarray, title: str,
     _readable_log_axis(ax, history if full_losses is None else
                        np.concatenate([history, full_losses]))
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"mean batch loss ({model.LOSS})" if batches
+    ax.set_ylabel(f"mean batch loss ({model.LOSS})" if batches and full_losses is None
                   else f"loss L ({model.LOSS}, mean over samples)")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)

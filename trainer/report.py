@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
+if __name__ == "__main__":  # Ctrl-C while the imports load: one line, not a traceback
+    signal.signal(signal.SIGINT, lambda *_: (sys.stderr.write("report: interrupted\n"),
+                                             os._exit(130)))
+
+import numpy as np  # noqa: E402
 
 from derive.files import ESCAPES
 from derive.stamps import import_checked, write_atomic
@@ -127,9 +133,16 @@ def _description(model) -> str:
 def _predictions(record: dict, model) -> tuple[list[str], str | None]:
     """One table row per sample of the spec's own data set (truth tables and small sets),
     and for a truth table the sentence of the assignment's input x = [1, 0]."""
-    if record.get("data") != model.DATASET:
-        return [], None
-    X, y = model.dataset()
+    if record.get("data") == model.DATASET:
+        X, y = model.dataset()
+    else:  # --data FILE.csv, read again where it still is
+        from trainer.data import load_csv
+        from trainer.errors import BadInput
+
+        try:
+            X, y = load_csv(model, Path(str(record.get("data"))))
+        except (BadInput, OSError):
+            return [], None
     if len(X) > 16:
         return [], None
     params = {name: np.asarray(record["params"][name], dtype=np.float64)
@@ -176,10 +189,15 @@ def render_report(run: Path, record: dict | None = None) -> str:
     if data == model.DATASET:  # a data set's name, not a CSV path: "Breast cancer"
         title = title.replace("_", " ")
         title = title[:1].upper() + title[1:]
+    else:  # --data FILE.csv: the file's name, its folders are no title
+        title = Path(data).name
+    shown_data = (f"the {data.replace('_', ' ')} data" if data == model.DATASET
+                  else f"the data of {data}")
     start = (f"seed {record['seed']}" if record.get("seed") is not None
              else f"parameters from {record.get('init_file')}")
     return environment.get_template("report.tex.j2").render(
         title=latex_escape(title), spec=latex_escape(record["spec"]),
+        data=latex_escape(shown_data),
         description=latex_escape(_description(model)),
         formulas=_formulas(record["spec"]), lr=f"{record['lr']:g}",
         epochs=int(record["epochs"]), start=latex_escape(start),
@@ -221,6 +239,7 @@ def _compile(tex: Path, figures: Path, pdf: Path, timeout: float = 120) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # from here: KeyboardInterrupt
     parser = argparse.ArgumentParser(prog="python -m trainer.report",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=Path("out"), metavar="DIR",
@@ -245,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     except subprocess.TimeoutExpired:
         print("report: error: pdflatex took longer than 120 s", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"report: interrupted; nothing was written (an earlier report in {args.run} is "
+              "kept)", file=sys.stderr)
+        return 130
     if record["accuracy"] < 1 and record.get("test_accuracy") is None:
         print(f"report: note: this run did not solve its data ({100 * record['accuracy']:.1f}% "
               "correct); train another seed or learning rate before handing it in")
