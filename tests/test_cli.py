@@ -144,3 +144,10 @@ def test_a_second_run_into_a_relative_out_folder(tmp_path):
                      cwd=tmp_path)
         assert result.returncode == 0 and not result.stderr, result.stderr
         assert (tmp_path / out / "params.json").is_file()
+
+
+def test_backend_python_without_a_plain_python_loop_is_refused(tmp_path):
+    result = run(["train.py", "--spec", "moons_relu", "--backend", "python", "--out",
+                  str(tmp_path / "o")])
+    assert result.returncode == 2 and "has no plain-Python loop" in result.stderr
+    assert "--backend numpy" in result.stderr and not (tmp_path / "o").exists()

@@ -524,3 +524,10 @@ def test_one_samples_y_next_to_a_matrix_of_every_sample_is_unreadable_not_wrong(
         assert "without a sample index" in record["formulas"][name]["diagnosis"]
     record = json.loads(run(["-m", "derive", "grade", "--json", str(upper)]).stdout)
     assert [record["formulas"][n]["verdict"] for n in ("w2", "b2")] == ["correct", "correct"]
+
+
+def test_a_notebook_of_another_network_is_not_graded_against_xor():
+    """A digits notebook this tool wrote says in its metadata which network it is."""
+    result = run(["-m", "derive", "grade", str(REPO / "generated" / "digits.ipynb")])
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "the notebook of network digits" in result.stderr and "--spec digits" in result.stderr

@@ -93,3 +93,14 @@ def test_report_shows_the_update_rule_of_the_optimizer_used(tmp_path):
         "10^{-8}$)" in text and "in place of\nthe plain gradient-descent step" in text
     assert r"m_t &= \beta_1 m_{t-1}" in text  # aligned at its relation
     assert "betas" not in text and "[0.9" not in text  # no Python literals in the prose
+
+
+def test_a_report_of_a_csv_run_names_its_data_and_tables_its_predictions(tmp_path):
+    data = tmp_path / "and gate.csv"
+    data.write_text("x1,x2,y\n0,0,0\n0,1,0\n1,0,0\n1,1,1\n")
+    out = tmp_path / "run"
+    assert run(["train.py", "--data", str(data), "--quiet", "--out", str(out)]).returncode == 0
+    text = render_report(out)
+    assert r"\title{and gate.csv with" in text and str(tmp_path) not in text.split("\\begin")[0]
+    assert "on the data of" in text and "and gate.csv" in text
+    assert "\\section{Predictions}" in text and "1 & 1 & 1 &" in text
