@@ -130,6 +130,16 @@ def assign(line: object, indent: int, op: str = "=") -> str:
     return f"{target} {op} (\n{body}\n{' ' * indent})"
 
 
+def align_at_relation(body: str) -> str:
+    """A LaTeX formula as a line of align*: the alignment point before its relation (= or
+    \\leftarrow); a line without one (a shapes line) starts at the alignment point, under
+    the right-hand sides, so it does not widen the left column."""
+    for relation in (" = ", r" \leftarrow "):
+        if relation in body:
+            return body.replace(relation, " &" + relation.lstrip(), 1)
+    return r"&\quad " + body
+
+
 def template_environment() -> jinja2.Environment:
     """Jinja settings shared by every template: strict, exact about whitespace, with the
     escapes of ESCAPES as filters."""

@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
 
-from derive.files import template_environment
+from derive.files import align_at_relation, template_environment
 from derive.functions import ACTIVATIONS, CLASSIFIERS, LOSSES, MARKERS, SPELLINGS, MarkerBase
 from derive.gradients import Gradients
-from derive.matrix import MatrixGradients, derive_matrix, matrix_report
+from derive.matrix import MatrixGradients, StepLatexPrinter, derive_matrix, matrix_report
 from derive.network import Network, SymbolInfo
 
 LETTERS = "ijk"
@@ -58,7 +57,7 @@ def symbol_latex(info: SymbolInfo, network: Network, letters: dict[int, str],
     return f"b{tag}" if (vector or not idx) else f"b{tag}_{{{idx}}}"
 
 
-class NetworkLatexPrinter(LatexPrinter):
+class NetworkLatexPrinter(StepLatexPrinter):
     """Prints derived expressions in the report's notation, products from output to input."""
 
     def __init__(self, network: Network, letters: dict[int, str] | None = None,
@@ -105,10 +104,6 @@ class NetworkLatexPrinter(LatexPrinter):
         text = SPELLINGS[type(expr).__name__].latex.format(z=self._print(expr.args[0]))
         return rf"\left({text}\right)^{{{exp}}}" if exp else text
 
-    def _print_Heaviside(self, expr: sp.Heaviside, exp: str | None = None) -> str:
-        text = rf"\mathbf{{1}}\left[{self._print(expr.args[0])} > 0\right]"
-        return rf"\left({text}\right)^{{{exp}}}" if exp else text
-
 
 @dataclass(frozen=True)
 class Formula:
@@ -118,13 +113,7 @@ class Formula:
     body: str
 
     def aligned(self) -> str:
-        """The body with an alignment point before its relation, for align*; a line without
-        one (a shapes line) starts at the alignment point, under the right-hand sides, so it
-        does not widen the left column."""
-        for relation in (" = ", r" \leftarrow "):
-            if relation in self.body:
-                return self.body.replace(relation, " &" + relation.lstrip(), 1)
-        return r"&\quad " + self.body
+        return align_at_relation(self.body)
 
 
 @dataclass(frozen=True)

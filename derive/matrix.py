@@ -303,7 +303,7 @@ def _hadamard(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
-class _StepLatex(LatexPrinter):
+class StepLatexPrinter(LatexPrinter):
     """SymPy's LaTeX, with the ReLU's derivative as the indicator 1[z > 0] that the reports
     and the grader use (SymPy writes Heaviside's step as an undefined theta)."""
 
@@ -336,7 +336,7 @@ def matrix_report(matrix: MatrixGradients) -> list[tuple[str, str]]:
                              + sp.latex(through_a, mul_symbol=r" \odot ") + r"\right)"))
             continue
         f = f"f_{{{layer.number}}}"
-        fprime = _StepLatex().doprint(layer.fprime)
+        fprime = StepLatexPrinter().doprint(layer.fprime)
         where = rf" \text{{ with }} a = {f}(z)" if layer.fprime.has(matrix.a) else ""
         formulas.append((f"delta of layer {layer.number}",
                          rf"{upstream} \odot {f}'\!\left({tex(layer.Z)}\right), "

@@ -24,7 +24,7 @@ if __name__ == "__main__":  # Ctrl-C while the imports load: one line, not a tra
 
 import numpy as np  # noqa: E402
 
-from derive.files import ESCAPES
+from derive.files import ESCAPES, align_at_relation
 from derive.stamps import import_checked, write_atomic
 from trainer.errors import BadInput
 from trainer.outputs import staged_outputs
@@ -97,7 +97,7 @@ def _optimizer(record: dict) -> dict | None:
                    rf"\beta_2 = {_tex_number(rule.betas[1])}",
                    rf"\epsilon = {_tex_number(rule.eps)}"]
     return {"name": names[rule.name] + (" (Nesterov)" if rule.nesterov else ""),
-            "rules": [_aligned(line) for line in rule.latex()],
+            "rules": [align_at_relation(line) for line in rule.latex()],
             "settings": ", ".join(f"${v}$" for v in values)}
 
 
@@ -109,14 +109,6 @@ def _tex_number(value: float) -> str:
     mantissa, exponent = text.split("e")
     power = f"10^{{{int(exponent)}}}"
     return power if mantissa == "1" else rf"{mantissa} \cdot {power}"
-
-
-def _aligned(rule: str) -> str:
-    """An update rule with align*'s alignment point before its relation."""
-    for relation in (" = ", r" \leftarrow "):
-        if relation in rule:
-            return rule.replace(relation, " &" + relation.lstrip(), 1)
-    return "&" + rule
 
 
 def _description(model) -> str:
@@ -137,7 +129,6 @@ def _predictions(record: dict, model) -> tuple[list[str], str | None]:
         X, y = model.dataset()
     else:  # --data FILE.csv, read again where it still is
         from trainer.data import load_csv
-        from trainer.errors import BadInput
 
         try:
             X, y = load_csv(model, Path(str(record.get("data"))))
