@@ -7,7 +7,6 @@ top to bottom in a fresh python3 kernel, plots embedded as PNG.
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -119,23 +118,16 @@ def _keep_the_students_first_cell(target: Path, text: str) -> str:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """main(), with Ctrl-C said in one line at any moment (nbclient's cleanup may raise
-    something else after the interrupt, so the signal itself is noted)."""
-    interrupted = []
-
-    def on_interrupt(signum, frame):
-        interrupted.append(signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, on_interrupt)
+    """main(), with Ctrl-C said in one line at any moment, also where the interrupt set off
+    another exception on its way out."""
     try:
         return main(argv)
     except BaseException as error:
         chain, seen = error, []
-        while chain is not None and chain not in seen:  # the interrupt, or what it set off
+        while chain is not None and chain not in seen:
             seen.append(chain)
             chain = chain.__cause__ or chain.__context__
-        if not interrupted and not any(isinstance(e, KeyboardInterrupt) for e in seen):
+        if not any(isinstance(e, KeyboardInterrupt) for e in seen):
             raise
         print("execute_notebook: interrupted; the executed copy was not written (an earlier "
               "one is kept)", file=sys.stderr)
